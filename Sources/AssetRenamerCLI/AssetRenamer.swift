@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct AssetRenamer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "asset-renamer",
+        abstract: "Renames Cloudinary assets for other services, confirms CDN invalidation, and calls back.",
+        subcommands: [Serve.self, CheckConfig.self, HashToken.self]
+    )
+}

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Logging
+import RenamerConfig
+import RenamerServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the daemon until SIGTERM or SIGINT.")
+
+    @OptionGroup var options: ConfigurationOptions
+
+    func run() async throws {
+        let configuration = try await options.load()
+        let logger = Logger.renamer("asset-renamer", configuration.log)
+        logger.info(
+            "starting",
+            metadata: [
+                "clouds": "\(configuration.clouds.keys.sorted())", "clients": "\(configuration.clients.keys.sorted())",
+                "host": "\(configuration.http.host)", "port": "\(configuration.http.port)",
+            ]
+        )
+        try await Daemon(configuration: configuration, logger: logger).run()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,42 @@
+import Hummingbird
+
+/// `/healthz`, `/readyz` and `/metrics` (SPEC §2, no authentication).
+struct OperationsRoutes {
+    let readiness: Readiness
+    let metrics: RenamerMetrics
+
+    func register(on router: Router<RenamerRequestContext>) {
+        router.get("healthz") { _, _ in
+            Self.text("ok\n", status: .ok)
+        }
+        router.get("readyz") { _, _ in
+            switch readiness.current {
+            case .ready:
+                return Self.text("ready\n", status: .ok)
+            case .starting:
+                var response = Self.text("starting\n", status: .serviceUnavailable)
+                response.headers[.retryAfter] = "1"
+                return response
+            case .draining:
+                var response = Self.text("draining\n", status: .serviceUnavailable)
+                response.headers[.retryAfter] = "5"
+                return response
+            }
+        }
+        router.get("metrics") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition()))
+            )
+        }
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "text/plain; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: text))
+        )
+    }
+}
