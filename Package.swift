@@ -11,7 +11,8 @@ let package = Package(
     name: "asset-renamer",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "asset-renamer", targets: ["AssetRenamerCLI"])
+        .executable(name: "asset-renamer", targets: ["AssetRenamerCLI"]),
+        .executable(name: "cloudinary-emulator", targets: ["CloudinaryEmulatorCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -24,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C module over libcrypto (Debian: libssl-dev). Every digest, MAC and random byte goes through it.
@@ -48,19 +51,73 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The domain: jobs and their state machine, the job store, the Dispatch-driven queue, retry policy,
+        // and the Cloudinary seam. Knows nothing of HTTP servers.
+        .target(
+            name: "RenamerCore",
+            dependencies: [
+                "RenamerConfig",
+                "RenamerCrypto",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Cloudinary's Upload and Admin APIs over AsyncHTTPClient.
+        .target(
+            name: "RenamerCloudinary",
+            dependencies: [
+                "RenamerCore",
+                "RenamerCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP daemon: Hummingbird application, operations endpoints, metrics, lifecycle.
         .target(
             name: "RenamerServer",
             dependencies: [
+                "RenamerCloudinary",
                 "RenamerConfig",
+                "RenamerCore",
                 "RenamerCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // A Cloudinary stand-in for tests, the demo, benchmarks and local development.
+        .target(
+            name: "CloudinaryEmulator",
+            dependencies: [
+                "RenamerCore",
+                "RenamerCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CloudinaryEmulatorCLI",
+            dependencies: [
+                "CloudinaryEmulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -71,6 +128,9 @@ let package = Package(
                 "RenamerCrypto",
                 "RenamerServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -78,6 +138,11 @@ let package = Package(
             name: "RenamerCryptoTests",
             dependencies: ["RenamerCrypto"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RenamerCoreTests",
+            dependencies: ["RenamerCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -91,6 +156,23 @@ let package = Package(
                 "RenamerServer",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Emulator and daemon on loopback ports, driven over HTTP.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "CloudinaryEmulator",
+                "RenamerConfig",
+                "RenamerCore",
+                "RenamerCrypto",
+                "RenamerServer",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,7 +1,10 @@
+import AsyncHTTPClient
 import Hummingbird
 import Logging
 import NIOCore
+import RenamerCloudinary
 import RenamerConfig
+import RenamerCore
 
 /// What the daemon is made of, shared by the HTTP routes and the background services.
 public struct RenamerComponents: Sendable {
@@ -9,12 +12,38 @@ public struct RenamerComponents: Sendable {
     public let readiness: Readiness
     public let metrics: RenamerMetrics
     public let logger: Logger
+    public let clock: any RenamerClock
+    public let store: JobStore
+    public let queue: JobQueue
 
-    public init(configuration: RenamerConfiguration, logger: Logger, readiness: Readiness = Readiness(), metrics: RenamerMetrics = RenamerMetrics()) {
+    /// - Parameters:
+    ///   - cloudinary: Cloudinary's API; the real client unless a test substitutes it.
+    ///   - clock: Time for timestamps, retries and backoff.
+    public init(
+        configuration: RenamerConfiguration,
+        logger: Logger,
+        cloudinary: (any CloudinaryAPI)? = nil,
+        clock: any RenamerClock = SystemClock(),
+        retry: RetryPolicy? = nil,
+        readiness: Readiness = Readiness(),
+        metrics: RenamerMetrics = RenamerMetrics()
+    ) {
         self.configuration = configuration
         self.readiness = readiness
         self.metrics = metrics
         self.logger = logger
+        self.clock = clock
+        let store = JobStore()
+        self.store = store
+        queue = JobQueue(
+            configuration: configuration,
+            store: store,
+            cloudinary: cloudinary ?? CloudinaryClient(logger: logger),
+            clock: clock,
+            retry: retry,
+            logger: logger,
+            metrics: metrics.factory
+        )
     }
 }
 
@@ -22,6 +51,7 @@ public struct RenamerComponents: Sendable {
 public func buildRouter(_ components: RenamerComponents) -> Router<RenamerRequestContext> {
     let router = Router(context: RenamerRequestContext.self)
     OperationsRoutes(readiness: components.readiness, metrics: components.metrics).register(on: router)
+    RenameRoutes(components).register(on: router)
     return router
 }
 

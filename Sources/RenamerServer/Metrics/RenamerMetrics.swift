@@ -7,7 +7,7 @@ import Prometheus
 /// can run several daemons in one process and read each one's `/metrics`.
 public struct RenamerMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    let factory: PrometheusMetricsFactory
+    public let factory: PrometheusMetricsFactory
 
     public init() {
         registry = PrometheusCollectorRegistry()

@@ -1,0 +1,382 @@
+import DequeModule
+import Dispatch
+import Foundation
+import Logging
+import Metrics
+import RenamerConfig
+
+/// The in-memory rename queue, driven by one serial Dispatch queue (SPEC §3).
+///
+/// - Per cloud, at most `max_concurrent_requests` jobs talk to Cloudinary at once.
+/// - Jobs that name the same public ID (source or target, same cloud and resource type) run one at a
+///   time in acceptance order: a job holds its public IDs from acceptance until its rename phase ends
+///   (renamed, failed or cancelled), including the waits between attempts.
+/// - Transient errors retry with exponential backoff and full jitter, honouring `Retry-After`;
+///   420/429 pause the whole cloud. Final errors fail at once.
+/// - After an attempt whose outcome is unknown, the Admin API says whether the rename happened before
+///   anything is retried, so a rename is never applied twice and a success is never reported failed.
+///
+/// All scheduling state below is confined to ``scheduler``; Cloudinary calls run as Swift tasks and
+/// report back onto it.
+public final class JobQueue: @unchecked Sendable {
+    /// What happens next to a job that is about to run.
+    enum Step: Sendable {
+        case attempt
+        case reconcile
+    }
+
+    /// How the last Cloudinary call of a run ended, for `renamer_cloudinary_requests_total{outcome}`.
+    enum CallOutcome: String, Sendable {
+        case success
+        case transientError = "transient_error"
+        case rateLimited = "rate_limited"
+        case finalError = "final_error"
+        case notSent = "not_sent"
+        case outcomeUnknown = "outcome_unknown"
+        case lookup
+    }
+
+    /// What a run of a job produced.
+    enum RunResult: Sendable {
+        case renamed(RenameJob.RenameResult)
+        case failed(RenameJob.JobError)
+        /// Try again after `delay`; `pauseCloud` stops the whole cloud until then.
+        case retry(delay: Double, pauseCloud: Bool, next: Step)
+    }
+
+    struct Entry {
+        var cloud: String
+        var keys: [AssetKey]
+        var next: Step = .attempt
+        /// Lookups made since the last unknown outcome, bounded so a dead Admin API ends the job.
+        var reconciliations = 0
+        /// An attempt's outcome was unknown; a later final error must be double-checked.
+        var hadUnknownOutcome = false
+        /// In flight or waiting for its retry time: not to be put on the ready list again.
+        var dispatched = false
+    }
+
+    public let store: JobStore
+    let configuration: RenamerConfiguration
+    let cloudinary: any CloudinaryAPI
+    let clock: any RenamerClock
+    let retry: RetryPolicy
+    let logger: Logger
+    let scheduler = DispatchQueue(label: "asset-renamer.job-queue")
+    let metrics: any MetricsFactory
+
+    /// Called on the scheduler once a job's rename phase ends (renamed, failed or cancelled).
+    private let onRenamePhaseEnded: @Sendable (RenameJob) -> Void
+
+    // Confined to `scheduler`.
+    private var entries: [String: Entry] = [:]
+    private var lines: [AssetKey: Deque<String>] = [:]
+    private var ready: [String: Deque<String>] = [:]
+    private var inFlight: [String: Int] = [:]
+    private var pausedUntil: [String: Date] = [:]
+    private var wakeArmed: Set<String> = []
+
+    public init(
+        configuration: RenamerConfiguration,
+        store: JobStore,
+        cloudinary: any CloudinaryAPI,
+        clock: any RenamerClock = SystemClock(),
+        retry: RetryPolicy? = nil,
+        logger: Logger,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        onRenamePhaseEnded: @escaping @Sendable (RenameJob) -> Void = { _ in }
+    ) {
+        self.metrics = metrics
+        self.configuration = configuration
+        self.store = store
+        self.cloudinary = cloudinary
+        self.clock = clock
+        self.retry = retry ?? RetryPolicy(configuration.queue)
+        self.logger = logger
+        self.onRenamePhaseEnded = onRenamePhaseEnded
+    }
+
+    // MARK: - Public operations
+
+    /// Queues an accepted job (already in ``store``) behind any job touching the same public IDs.
+    public func enqueue(_ job: RenameJob) {
+        scheduler.async { [self] in
+            updateDepth()
+            entries[job.id] = Entry(cloud: job.cloud, keys: job.assetKeys)
+            for key in job.assetKeys { lines[key, default: []].append(job.id) }
+            if isAtHeadOfItsLines(job.id) { ready[job.cloud, default: []].append(job.id) }
+            pump()
+        }
+    }
+
+    /// Cancels a job that has not called Cloudinary yet.
+    ///
+    /// - Returns: The job as it is now; its status says whether the cancel took effect.
+    public func cancel(_ id: String, client: String) -> RenameJob? {
+        guard store.job(id, client: client) != nil else { return nil }
+        let job = store.update(id, now: clock.now()) { job in
+            if job.status == .queued { job.status = .cancelled }
+        }
+        if let job, job.status == .cancelled {
+            scheduler.async { [self] in
+                guard entries[id] != nil else { return }
+                finished(job)
+                endRenamePhase(id)
+                onRenamePhaseEnded(job)
+            }
+        }
+        return job
+    }
+
+    /// Blocks until the scheduler has handled everything submitted so far (tests).
+    public func sync() {
+        scheduler.sync {}
+    }
+
+    // MARK: - Scheduling (on `scheduler`)
+
+    private func isAtHeadOfItsLines(_ id: String) -> Bool {
+        guard let entry = entries[id] else { return false }
+        return entry.keys.allSatisfy { lines[$0]?.first == id }
+    }
+
+    /// Starts every ready job that a free slot and an unpaused cloud allow.
+    private func pump() {
+        let now = clock.now()
+        for cloud in ready.keys.sorted() {
+            if let until = pausedUntil[cloud] {
+                if until > now {
+                    armWake(cloud, at: until)
+                    continue
+                }
+                pausedUntil[cloud] = nil
+            }
+            let limit = configuration.clouds[cloud]?.maxConcurrentRequests ?? 1
+            while inFlight[cloud, default: 0] < limit, let id = ready[cloud]?.popFirst() {
+                start(id)
+            }
+            if ready[cloud]?.isEmpty == true { ready[cloud] = nil }
+        }
+    }
+
+    private func armWake(_ cloud: String, at date: Date) {
+        guard !wakeArmed.contains(cloud) else { return }
+        wakeArmed.insert(cloud)
+        clock.schedule(after: date.timeIntervalSince(clock.now()), on: scheduler) { [self] in
+            wakeArmed.remove(cloud)
+            pump()
+        }
+    }
+
+    private func start(_ id: String) {
+        guard var entry = entries[id] else { return }
+        let now = clock.now()
+        guard let job = store.update(id, now: now, { if $0.status == .queued { $0.status = .renaming } }),
+            job.status == .renaming,
+            let cloud = configuration.clouds[job.cloud]
+        else {
+            // Cancelled (or otherwise settled) while it waited.
+            endRenamePhase(id)
+            return
+        }
+        inFlight[entry.cloud, default: 0] += 1
+        entry.dispatched = true
+        let step = entry.next
+        if step == .reconcile { entry.reconciliations += 1 }
+        entries[id] = entry
+        let context = RunContext(
+            job: job,
+            cloud: cloud,
+            step: step,
+            hadUnknownOutcome: entry.hadUnknownOutcome,
+            reconciliations: entry.reconciliations
+        )
+        Task { [self] in
+            let (result, outcome) = await run(context)
+            scheduler.async { [self] in finish(id, result, outcome: outcome) }
+        }
+    }
+
+    private func finish(_ id: String, _ result: RunResult, outcome: CallOutcome) {
+        guard var entry = entries[id] else { return }
+        inFlight[entry.cloud, default: 1] -= 1
+        if outcome == .outcomeUnknown { entry.hadUnknownOutcome = true }
+        defer {
+            // Counted once the queue acted on it, so an observer of the metric sees the consequences.
+            Counter(label: "renamer_cloudinary_requests_total", dimensions: [("outcome", outcome.rawValue)], factory: metrics).increment()
+        }
+        let now = clock.now()
+        switch result {
+        case .renamed(let renameResult):
+            let job = store.update(id, now: now) { job in
+                job.status = job.invalidate ? .confirmingInvalidation : .completed
+                job.result = renameResult
+                job.error = nil
+                job.invalidation.status = job.invalidate ? .pending : .notRequested
+            }
+            finished(job)
+            logger.info("renamed", metadata: ["job_id": "\(id)", "cloud": "\(entry.cloud)", "public_id": "\(renameResult.publicID)"])
+            endRenamePhase(id)
+            if let job { onRenamePhaseEnded(job) }
+        case .failed(let error):
+            let job = store.update(id, now: now) { job in
+                job.status = .failed
+                job.error = error
+            }
+            finished(job)
+            logger.warning("rename failed", metadata: ["job_id": "\(id)", "cloud": "\(entry.cloud)", "code": "\(error.code)"])
+            endRenamePhase(id)
+            if let job { onRenamePhaseEnded(job) }
+        case .retry(let delay, let pauseCloud, let next):
+            entry.next = next
+            if next == .attempt { entry.reconciliations = 0 }
+            entries[id] = entry
+            let cloud = entry.cloud
+            if pauseCloud {
+                let until = now.addingTimeInterval(delay)
+                if until > pausedUntil[cloud] ?? .distantPast { pausedUntil[cloud] = until }
+                logger.notice("cloud paused", metadata: ["cloud": "\(cloud)", "seconds": "\(delay)"])
+            }
+            Counter(label: "renamer_retries_total", factory: metrics).increment()
+            logger.info("retry scheduled", metadata: ["job_id": "\(id)", "cloud": "\(cloud)", "seconds": "\(delay)"])
+            let requeue: @Sendable () -> Void = { [self] in
+                guard entries[id] != nil else { return }
+                entries[id]?.dispatched = false
+                ready[cloud, default: []].append(id)
+                pump()
+            }
+            if delay > 0 { clock.schedule(after: delay, on: scheduler, requeue) } else { scheduler.async(execute: requeue) }
+        }
+        pump()
+    }
+
+    private func updateDepth() {
+        Gauge(label: "renamer_queue_depth", factory: metrics).record(store.unfinishedRenameCount)
+    }
+
+    private func finished(_ job: RenameJob?) {
+        updateDepth()
+        if let job, job.status.isFinal {
+            Counter(label: "renamer_jobs_finished_total", dimensions: [("status", job.status.rawValue)], factory: metrics).increment()
+        }
+    }
+
+    /// Releases the job's public IDs and promotes the jobs that were waiting for them.
+    private func endRenamePhase(_ id: String) {
+        guard let entry = entries.removeValue(forKey: id) else { return }
+        ready[entry.cloud]?.removeAll { $0 == id }
+        for key in entry.keys {
+            lines[key]?.removeAll { $0 == id }
+            if lines[key]?.isEmpty == true { lines[key] = nil }
+        }
+        for key in entry.keys {
+            guard let head = lines[key]?.first, isAtHeadOfItsLines(head), let headEntry = entries[head], !headEntry.dispatched
+            else { continue }
+            if ready[headEntry.cloud]?.contains(head) != true {
+                ready[headEntry.cloud, default: []].append(head)
+            }
+        }
+        pump()
+    }
+
+    // MARK: - Running one job (off the scheduler)
+
+    struct RunContext: Sendable {
+        var job: RenameJob
+        var cloud: RenamerConfiguration.Cloud
+        var step: Step
+        var hadUnknownOutcome: Bool
+        var reconciliations: Int
+    }
+
+    /// Performs one step: a rename attempt, or a reconciliation followed by an attempt if needed.
+    private func run(_ context: RunContext) async -> (RunResult, CallOutcome) {
+        var context = context
+        if context.step == .reconcile {
+            switch await reconcile(context) {
+            case .some(let result): return (result, .lookup)
+            case .none: context.step = .attempt
+            }
+        }
+        return await attempt(context)
+    }
+
+    /// nil means "the rename did not happen: attempt it".
+    private func reconcile(_ context: RunContext) async -> RunResult? {
+        let job = context.job
+        let targetType = job.toType ?? job.type
+        let target = await cloudinary.lookup(publicID: job.toPublicID, resourceType: job.resourceType, type: targetType, cloud: context.cloud)
+        let source = await cloudinary.lookup(publicID: job.fromPublicID, resourceType: job.resourceType, type: job.type, cloud: context.cloud)
+        switch (source, target) {
+        case (.notFound, .found(let result)):
+            logger.info("reconciled: rename had been applied", metadata: ["job_id": "\(job.id)"])
+            return .renamed(result)
+        case (.found, _):
+            logger.info("reconciled: rename not applied", metadata: ["job_id": "\(job.id)"])
+            return nil
+        case (.notFound, .notFound):
+            return .failed(
+                .init(code: "cloudinary_not_found", message: "neither \(job.fromPublicID) nor \(job.toPublicID) exists", cloudinaryStatus: 404)
+            )
+        case (.unavailable(let reason), _), (_, .unavailable(let reason)):
+            guard context.reconciliations < retry.maxAttempts * 2 else {
+                return .failed(.init(code: "outcome_unknown", message: "could not establish whether the rename happened: \(reason)"))
+            }
+            return .retry(delay: retry.delay(afterAttempts: context.reconciliations, retryAfter: nil), pauseCloud: false, next: .reconcile)
+        }
+    }
+
+    private func attempt(_ context: RunContext) async -> (RunResult, CallOutcome) {
+        let job = context.job
+        guard job.attempts < retry.maxAttempts else {
+            return (.failed(.init(code: "max_attempts_exceeded", message: "gave up after \(job.attempts) attempts")), .lookup)
+        }
+        let attempts = store.update(job.id, now: clock.now()) { $0.attempts += 1 }?.attempts ?? job.attempts + 1
+        let call = RenameCall(job: job, notificationURL: notificationURL(for: job))
+        let outcome = await cloudinary.rename(call, cloud: context.cloud)
+        let exhausted = attempts >= retry.maxAttempts
+        switch outcome {
+        case .renamed(let result):
+            return (.renamed(result), .success)
+        case .rejected(let status, let message, let retryAfter) where RetryPolicy.isTransient(status: status):
+            let kind: CallOutcome = RetryPolicy.pausesCloud(status: status) ? .rateLimited : .transientError
+            if exhausted {
+                return (.failed(.init(code: "cloudinary_unavailable", message: message, cloudinaryStatus: status)), kind)
+            }
+            let delay = retry.delay(afterAttempts: attempts, retryAfter: retryAfter)
+            return (.retry(delay: delay, pauseCloud: RetryPolicy.pausesCloud(status: status), next: .attempt), kind)
+        case .rejected(let status, let message, _):
+            if context.hadUnknownOutcome {
+                // An earlier call may have renamed it after all (e.g. 404: the source is gone).
+                return (.retry(delay: 0, pauseCloud: false, next: .reconcile), .finalError)
+            }
+            return (.failed(.init(code: Self.errorCode(status: status), message: message, cloudinaryStatus: status)), .finalError)
+        case .notSent(let reason):
+            if exhausted { return (.failed(.init(code: "cloudinary_unreachable", message: reason)), .notSent) }
+            return (.retry(delay: retry.delay(afterAttempts: attempts, retryAfter: nil), pauseCloud: false, next: .attempt), .notSent)
+        case .outcomeUnknown(let reason):
+            logger.warning("rename outcome unknown", metadata: ["job_id": "\(job.id)", "reason": "\(reason)"])
+            return (.retry(delay: retry.delay(afterAttempts: attempts, retryAfter: nil), pauseCloud: false, next: .reconcile), .outcomeUnknown)
+        }
+    }
+
+    func notificationURL(for job: RenameJob) -> String {
+        "\(configuration.publicBaseURL)/v1/notifications/cloudinary?cloud=\(Self.queryEscape(job.cloud))&job=\(Self.queryEscape(job.id))"
+    }
+
+    static func queryEscape(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+    }
+
+    /// `error.code` for a final Cloudinary status.
+    static func errorCode(status: Int) -> String {
+        switch status {
+        case 400: "cloudinary_bad_request"
+        case 401: "cloudinary_unauthorized"
+        case 403: "cloudinary_forbidden"
+        case 404: "cloudinary_not_found"
+        case 409: "cloudinary_conflict"
+        default: "cloudinary_error"
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Foundation
+import Synchronization
+
+/// Every job the daemon knows, with per-client indexes and idempotency keys, behind one lock.
+///
+/// Reads and writes are short critical sections, safe from any thread including event loops.
+public final class JobStore: Sendable {
+    /// What `reserve` found for an `Idempotency-Key`.
+    public enum Reservation: Sendable, Equatable {
+        /// The key is new and now held for this request; call ``insert`` or ``releaseReservation``.
+        case fresh
+        /// The key names an existing job created by an equal body.
+        case replay(RenameJob)
+        /// The key names a job created by a different body.
+        case mismatch
+        /// The first request with this key is still being accepted.
+        case inFlight
+    }
+
+    struct IdempotencyKey: Hashable {
+        var client: String
+        var key: String
+    }
+
+    enum IdempotencyEntry {
+        case accepting(JSONValue)
+        case job(id: String, body: JSONValue)
+    }
+
+    struct State {
+        var jobs: [String: RenameJob] = [:]
+        var sequenceOf: [String: Int] = [:]
+        /// Per client: (sequence, id), ascending.
+        var byClient: [String: [(sequence: Int, id: String)]] = [:]
+        var idempotency: [IdempotencyKey: IdempotencyEntry] = [:]
+        var keyOf: [String: IdempotencyKey] = [:]
+        var nextSequence = 1
+        /// Jobs whose rename is not final yet (queued or renaming): what `queue.capacity` bounds.
+        var unfinishedRenames = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    // MARK: Idempotency
+
+    public func reserve(client: String, key: String, body: JSONValue) -> Reservation {
+        state.withLock { state in
+            let slot = IdempotencyKey(client: client, key: key)
+            switch state.idempotency[slot] {
+            case nil:
+                state.idempotency[slot] = .accepting(body)
+                return .fresh
+            case .accepting:
+                return .inFlight
+            case .job(let id, let stored):
+                guard stored == body, let job = state.jobs[id] else { return .mismatch }
+                return .replay(job)
+            }
+        }
+    }
+
+    /// Gives up a ``Reservation/fresh`` key after the request was refused.
+    public func releaseReservation(client: String, key: String) {
+        state.withLock { state in
+            let slot = IdempotencyKey(client: client, key: key)
+            if case .accepting = state.idempotency[slot] { state.idempotency[slot] = nil }
+        }
+    }
+
+    // MARK: Jobs
+
+    /// Stores a new job unless `capacity` unfinished renames already exist.
+    ///
+    /// - Returns: false when the queue is full (the reservation, if any, is released).
+    public func insert(_ job: RenameJob, idempotencyKey: String?, body: JSONValue, capacity: Int) -> Bool {
+        state.withLock { state in
+            guard state.unfinishedRenames < capacity else {
+                if let key = idempotencyKey { state.idempotency[IdempotencyKey(client: job.client, key: key)] = nil }
+                return false
+            }
+            state.unfinishedRenames += 1
+            let sequence = state.nextSequence
+            state.nextSequence += 1
+            state.jobs[job.id] = job
+            state.sequenceOf[job.id] = sequence
+            state.byClient[job.client, default: []].append((sequence, job.id))
+            if let key = idempotencyKey {
+                let slot = IdempotencyKey(client: job.client, key: key)
+                state.idempotency[slot] = .job(id: job.id, body: body)
+                state.keyOf[job.id] = slot
+            }
+            return true
+        }
+    }
+
+    /// The job, if it exists and belongs to `client` (nil client: any owner).
+    public func job(_ id: String, client: String? = nil) -> RenameJob? {
+        state.withLock { state in
+            guard let job = state.jobs[id], client == nil || job.client == client else { return nil }
+            return job
+        }
+    }
+
+    /// Applies `change` to the job atomically and returns the result.
+    ///
+    /// A status change must be legal (``JobStatus/canMove(to:)``); an illegal one is discarded and the
+    /// stored job returned unchanged, so racing writers (cancel vs. dispatch) cannot both win.
+    @discardableResult
+    public func update(_ id: String, now: Date, _ change: (inout RenameJob) -> Void) -> RenameJob? {
+        state.withLock { state in
+            guard let old = state.jobs[id] else { return nil }
+            var job = old
+            change(&job)
+            if job.status != old.status {
+                guard old.status.canMove(to: job.status) else { return old }
+                let wasUnfinished = old.status == .queued || old.status == .renaming
+                let isUnfinished = job.status == .queued || job.status == .renaming
+                if wasUnfinished && !isUnfinished { state.unfinishedRenames -= 1 }
+                if job.status.isFinal && job.completedAt == nil { job.completedAt = now }
+            }
+            if job != old { job.updatedAt = now }
+            state.jobs[id] = job
+            return job
+        }
+    }
+
+    /// A page of `client`'s jobs, newest first.
+    ///
+    /// - Parameters:
+    ///   - before: Only jobs accepted before this cursor (from a previous page).
+    /// - Returns: The jobs and the cursor of the next page, if there is one.
+    public func list(client: String, status: JobStatus?, limit: Int, before: Int?) -> (jobs: [RenameJob], next: Int?) {
+        state.withLock { state in
+            let entries = state.byClient[client] ?? []
+            // First index with sequence >= before: everything left of it is older.
+            var end = entries.count
+            if let before {
+                var low = 0
+                var high = entries.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if entries[mid].sequence < before { low = mid + 1 } else { high = mid }
+                }
+                end = low
+            }
+            var page: [RenameJob] = []
+            var index = end - 1
+            while index >= 0 && page.count < limit {
+                if let job = state.jobs[entries[index].id], status == nil || job.status == status {
+                    page.append(job)
+                }
+                index -= 1
+            }
+            // Another page exists if an older matching job remains.
+            var next: Int?
+            if page.count == limit, let last = page.last, let sequence = state.sequenceOf[last.id] {
+                var probe = index
+                while probe >= 0 {
+                    if let job = state.jobs[entries[probe].id], status == nil || job.status == status {
+                        next = sequence
+                        break
+                    }
+                    probe -= 1
+                }
+            }
+            return (page, next)
+        }
+    }
+
+    /// Jobs whose rename is not final yet.
+    public var unfinishedRenameCount: Int { state.withLock { $0.unfinishedRenames } }
+}

@@ -1,0 +1,323 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import RenamerConfig
+import RenamerCore
+import RenamerCrypto
+
+/// The caller API under `/v1/renames` (SPEC §2): translates HTTP into calls on the job store and queue.
+///
+/// Checks run in the order SPEC §10 fixes: 401 → 415 → 413 → 400 → 422 → 403 → 409/429.
+struct RenameRoutes: Sendable {
+    let configuration: RenamerConfiguration
+    let store: JobStore
+    let queue: JobQueue
+    let readiness: Readiness
+    let metrics: RenamerMetrics
+    let authenticator: ClientAuthenticator
+    let rateLimiter: RateLimiter
+    let clock: any RenamerClock
+
+    init(_ components: RenamerComponents) {
+        configuration = components.configuration
+        store = components.store
+        queue = components.queue
+        readiness = components.readiness
+        metrics = components.metrics
+        clock = components.clock
+        authenticator = ClientAuthenticator(components.configuration)
+        rateLimiter = RateLimiter(rates: components.configuration.clients.compactMapValues(\.maxRequestsPerSecond))
+    }
+
+    func register(on router: Router<RenamerRequestContext>) {
+        let group = router.group("v1/renames")
+        group.post { request, context in await respond { try await submit(request, context) } }
+        group.get { request, _ in await respond { try list(request) } }
+        group.get(":id") { request, context in await respond { try show(request, context) } }
+        group.delete(":id") { request, context in await respond { try cancel(request, context) } }
+    }
+
+    /// Turns a thrown ``Problem`` into its response and counts rejections.
+    private func respond(_ body: () async throws -> Response) async -> Response {
+        do {
+            return try await body()
+        } catch let problem as Problem {
+            return problem.response
+        } catch {
+            return Problem(.internalServerError, "internal", "unexpected error").response
+        }
+    }
+
+    private func reject(_ reason: String, _ problem: Problem) -> Problem {
+        metrics.counter("renamer_renames_rejected_total", [("reason", reason)]).increment()
+        return problem
+    }
+
+    private func authenticate(_ request: Request) throws -> RenamerConfiguration.Client {
+        guard let client = authenticator.client(authorization: request.headers[.authorization]) else {
+            throw reject("unauthorized", .unauthorized("missing or invalid bearer token"))
+        }
+        return client
+    }
+
+    // MARK: POST /v1/renames
+
+    private func submit(_ request: Request, _ context: RenamerRequestContext) async throws -> Response {
+        let client = try authenticate(request)
+        guard readiness.isReady else {
+            throw reject("unavailable", .unavailable(readiness.current == .draining ? "draining" : "starting", retryAfter: 5))
+        }
+        guard let contentType = request.headers[.contentType], Self.isJSON(contentType) else {
+            throw reject("unsupported_media_type", Problem(.unsupportedMediaType, "unsupported-media-type", "send application/json"))
+        }
+        let limit = configuration.http.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            throw reject("too_large", Problem(.contentTooLarge, "too-large", "body exceeds \(limit) bytes"))
+        }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw reject("too_large", Problem(.contentTooLarge, "too-large", "body exceeds \(limit) bytes"))
+        }
+        let idempotencyKey = try Self.idempotencyKey(request.headers[.idempotencyKey])
+
+        let body: JSONValue
+        do {
+            body = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+        } catch {
+            throw reject("malformed", Problem(.badRequest, "malformed-json", "body is not valid JSON"))
+        }
+        guard case .object(let object) = body else {
+            throw reject("malformed", Problem(.badRequest, "malformed-json", "body must be a JSON object"))
+        }
+        let rename: RenameRequest
+        switch RenameRequest.parse(object) {
+        case .valid(let parsed): rename = parsed
+        case .invalid(let errors):
+            throw reject("invalid", Problem(.unprocessableContent, "validation", "the rename has invalid fields", errors: errors))
+        }
+        let cloud = try authorize(rename, client: client)
+        let callbackURL = rename.callbackURL ?? client.defaultCallbackURL
+
+        if let key = idempotencyKey {
+            switch store.reserve(client: client.name, key: key, body: body) {
+            case .fresh:
+                break
+            case .replay(let job):
+                return try jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)", .idempotentReplayed: "true"])
+            case .mismatch:
+                throw reject(
+                    "idempotency_mismatch",
+                    Problem(.unprocessableContent, "idempotency-mismatch", "Idempotency-Key was used with a different body")
+                )
+            case .inFlight:
+                throw reject(
+                    "idempotency_in_flight",
+                    Problem(.conflict, "idempotency-in-flight", "a request with this Idempotency-Key is still being accepted")
+                )
+            }
+        }
+        if let wait = rateLimiter.admit(client.name) {
+            if let key = idempotencyKey { store.releaseReservation(client: client.name, key: key) }
+            throw reject("rate_limited", .tooManyRequests("rate-limited", "client is over its request rate", retryAfter: Int(wait.rounded(.up))))
+        }
+        let job = newJob(rename, client: client, cloud: cloud, callbackURL: callbackURL)
+        guard store.insert(job, idempotencyKey: idempotencyKey, body: body, capacity: configuration.queue.capacity) else {
+            throw reject("queue_full", .tooManyRequests("queue-full", "the queue is full", retryAfter: 5))
+        }
+        queue.enqueue(job)
+        metrics.counter("renamer_renames_accepted_total").increment()
+        context.logger.info("rename accepted", metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"])
+        return try jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)"])
+    }
+
+    /// Scope checks (403): cloud, public-ID prefixes, callback URL prefixes. Returns the cloud name.
+    private func authorize(_ rename: RenameRequest, client: RenamerConfiguration.Client) throws -> String {
+        var errors: [Problem.FieldError] = []
+        let cloud = rename.cloud ?? configuration.defaultCloud
+        if configuration.clouds[cloud] == nil || !client.clouds.contains(cloud) {
+            errors.append(.init(field: "cloud", message: "this client may not use cloud \(cloud)"))
+        }
+        if !client.publicIDPrefixes.isEmpty {
+            for (field, id) in [("from_public_id", rename.fromPublicID), ("to_public_id", rename.toPublicID)]
+            where !client.publicIDPrefixes.contains(where: { id.hasPrefix($0) }) {
+                errors.append(.init(field: field, message: "outside this client's public ID prefixes"))
+            }
+        }
+        if let url = rename.callbackURL, !CallbackURL.allowed(url, for: client) {
+            errors.append(.init(field: "callback_url", message: "outside this client's callback URL prefixes"))
+        }
+        guard errors.isEmpty else {
+            throw reject("forbidden", Problem(.forbidden, "forbidden", "not allowed for this client", errors: errors))
+        }
+        return cloud
+    }
+
+    private func newJob(_ rename: RenameRequest, client: RenamerConfiguration.Client, cloud: String, callbackURL: String?) -> RenameJob {
+        let now = clock.now()
+        let cloudSettings = configuration.clouds[cloud]
+        var method: RenameJob.Invalidation.Method?
+        if rename.invalidate, let cloudSettings {
+            switch cloudSettings.invalidation.method {
+            case .probe: method = rename.type == .upload ? .probe : .notification
+            case .notification: method = .notification
+            case .delay: method = .delay
+            }
+        }
+        return RenameJob(
+            id: "rn_" + SecureRandom.hexToken(byteCount: 12),
+            client: client.name,
+            status: .queued,
+            cloud: cloud,
+            fromPublicID: rename.fromPublicID,
+            toPublicID: rename.toPublicID,
+            resourceType: rename.resourceType,
+            type: rename.type,
+            toType: rename.toType,
+            overwrite: rename.overwrite,
+            invalidate: rename.invalidate,
+            clientReference: rename.clientReference,
+            attempts: 0,
+            createdAt: now,
+            updatedAt: now,
+            completedAt: nil,
+            result: nil,
+            invalidation: .init(status: rename.invalidate ? .pending : .notRequested, method: method, confirmedAt: nil),
+            error: nil,
+            callback: .init(url: callbackURL, status: callbackURL == nil ? .none : .pending, attempts: 0, lastStatus: nil)
+        )
+    }
+
+    // MARK: GET, DELETE
+
+    private func show(_ request: Request, _ context: RenamerRequestContext) throws -> Response {
+        let client = try authenticate(request)
+        guard let id = context.parameters.get("id"), let job = store.job(id, client: client.name) else { throw Problem.notFound() }
+        return try jobResponse(job, status: .ok)
+    }
+
+    private func cancel(_ request: Request, _ context: RenamerRequestContext) throws -> Response {
+        let client = try authenticate(request)
+        guard let id = context.parameters.get("id"), let job = queue.cancel(id, client: client.name) else { throw Problem.notFound() }
+        guard job.status == .cancelled else {
+            throw Problem(.conflict, "already-started", "the job already called Cloudinary (status \(job.status.rawValue))")
+        }
+        return try jobResponse(job, status: .ok)
+    }
+
+    private func list(_ request: Request) throws -> Response {
+        let client = try authenticate(request)
+        let query = request.uri.queryParameters
+        var errors: [Problem.FieldError] = []
+        var status: JobStatus?
+        if let text = query["status"].map(String.init), !text.isEmpty {
+            status = JobStatus(rawValue: text)
+            if status == nil { errors.append(.init(field: "status", message: "unknown status")) }
+        }
+        var limit = 20
+        if let text = query["limit"].map(String.init) {
+            if let value = Int(text), (1...100).contains(value) {
+                limit = value
+            } else {
+                errors.append(.init(field: "limit", message: "must be an integer from 1 to 100"))
+            }
+        }
+        var before: Int?
+        if let text = query["cursor"].map(String.init), !text.isEmpty {
+            before = Self.decodeCursor(text)
+            if before == nil { errors.append(.init(field: "cursor", message: "is not a cursor from this API")) }
+        }
+        guard errors.isEmpty else { throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: errors) }
+        let page = store.list(client: client.name, status: status, limit: limit, before: before)
+        let body = JobPage(items: page.jobs, nextCursor: page.next.map(Self.encodeCursor))
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.api.encode(body)))
+        )
+    }
+
+    struct JobPage: Encodable {
+        var items: [RenameJob]
+        var nextCursor: String?
+
+        enum CodingKeys: String, CodingKey {
+            case items
+            case nextCursor = "next_cursor"
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(items, forKey: .items)
+            try container.encode(nextCursor, forKey: .nextCursor)
+        }
+    }
+
+    // MARK: Helpers
+
+    private func jobResponse(_ job: RenameJob, status: HTTPResponse.Status, headers: HTTPFields = [:]) throws -> Response {
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.api.encode(job))))
+    }
+
+    static func isJSON(_ contentType: String) -> Bool {
+        let mediaType = contentType.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: .whitespaces).lowercased()
+        return mediaType == "application/json"
+    }
+
+    /// 1–255 printable ASCII characters, or an RFC 8941 quoted string of them; `"k"` and `k` are the same key.
+    static func idempotencyKey(_ header: String?) throws -> String? {
+        guard var key = header else { return nil }
+        if key.hasPrefix("\"") {
+            guard key.utf8.count >= 2, key.hasSuffix("\"") else { throw invalidKey() }
+            var unquoted = ""
+            var escaping = false
+            for character in key.dropFirst().dropLast() {
+                if escaping {
+                    guard character == "\"" || character == "\\" else { throw invalidKey() }
+                    unquoted.append(character)
+                    escaping = false
+                } else if character == "\\" {
+                    escaping = true
+                } else if character == "\"" {
+                    throw invalidKey()
+                } else {
+                    unquoted.append(character)
+                }
+            }
+            if escaping { throw invalidKey() }
+            key = unquoted
+        }
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ $0 >= 0x20 && $0 <= 0x7e }) else { throw invalidKey() }
+        return key
+    }
+
+    private static func invalidKey() -> Problem {
+        Problem(
+            .badRequest,
+            "invalid-idempotency-key",
+            "Idempotency-Key must be 1-255 printable ASCII characters",
+            errors: [.init(field: "Idempotency-Key", message: "malformed")]
+        )
+    }
+
+    static func encodeCursor(_ sequence: Int) -> String {
+        Data("c\(sequence)".utf8).base64EncodedString()
+    }
+
+    static func decodeCursor(_ cursor: String) -> Int? {
+        guard cursor.utf8.count <= 64, let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8),
+            text.hasPrefix("c"), let sequence = Int(text.dropFirst()), sequence > 0
+        else { return nil }
+        return sequence
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let idempotentReplayed = Self("Idempotent-Replayed")!
+}

@@ -1,0 +1,151 @@
+import AsyncHTTPClient
+import CloudinaryEmulator
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import RenamerConfig
+import RenamerCore
+import RenamerCrypto
+import RenamerServer
+
+/// The emulator and a daemon, both on loopback ports in this process, driven over HTTP.
+final class Harness: Sendable {
+    static let catalogToken = "catalog-token"
+    static let otherToken = "other-token"
+    static let webhookSecret = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+    let emulator: CloudinaryEmulator
+    let emulatorRun: BackgroundRun
+    let components: RenamerComponents
+    let daemonRun: BackgroundRun
+
+    var emulatorURL: String { "http://127.0.0.1:\(emulatorRun.port)" }
+    var daemonURL: String { "http://127.0.0.1:\(daemonRun.port)" }
+
+    private init(emulator: CloudinaryEmulator, emulatorRun: BackgroundRun, components: RenamerComponents, daemonRun: BackgroundRun) {
+        self.emulator = emulator
+        self.emulatorRun = emulatorRun
+        self.components = components
+        self.daemonRun = daemonRun
+    }
+
+    static func start(_ overrides: [String: String] = [:], emulatorSettings: EmulatorSettings = EmulatorSettings()) async throws -> Harness {
+        let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        let emulator = CloudinaryEmulator(settings: emulatorSettings, logger: logger)
+        let emulatorRun = try await BackgroundRun.start { onListening in try await emulator.run(onListening: onListening) }
+        let port = try freePort()
+        let emulatorURL = "http://127.0.0.1:\(emulatorRun.port)"
+        var values = [
+            "http.host": "127.0.0.1", "http.port": "\(port)", "public_base_url": "http://127.0.0.1:\(port)", "storage.path": ":memory:",
+            "clouds.main.cloud_name": emulatorSettings.cloudName, "clouds.main.api_key": emulatorSettings.apiKey,
+            "clouds.main.api_secret": emulatorSettings.apiSecret, "clouds.main.upload_prefix": emulatorURL,
+            "clouds.main.delivery_base_url": "\(emulatorURL)/\(emulatorSettings.cloudName)", "clouds.main.timeout_seconds": "2",
+            "queue.backoff_base_seconds": "0.05", "queue.backoff_cap_seconds": "0.2", "queue.max_attempts": "4",
+            "clients.catalog.token_sha256": Digest.sha256Hex(Array(catalogToken.utf8)),
+            "clients.catalog.public_id_prefixes": "products/",
+            "clients.catalog.callback_url_prefixes": "http://127.0.0.1:1/hooks/",
+            "clients.catalog.callback_secrets": webhookSecret,
+            "clients.other.token_sha256": Digest.sha256Hex(Array(otherToken.utf8)),
+        ]
+        values.merge(overrides) { _, new in new }
+        let configuration = try await ConfigurationLoader.load(.init(overrides: values))
+        let components = RenamerComponents(configuration: configuration, logger: logger)
+        let daemonRun = try await BackgroundRun.start { onListening in
+            try await buildApplication(components) { port in
+                components.readiness.markReady()
+                await onListening(port)
+            }.runService(gracefulShutdownSignals: [])
+        }
+        return Harness(emulator: emulator, emulatorRun: emulatorRun, components: components, daemonRun: daemonRun)
+    }
+
+    func stop() async {
+        await daemonRun.stop()
+        await emulatorRun.stop()
+    }
+
+    // MARK: HTTP
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: Data
+
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:] }
+        var text: String { String(decoding: body, as: UTF8.self) }
+        func header(_ name: String) -> String? { headers.first(name: name) }
+        var fieldErrors: [String] { (json["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String } }
+    }
+
+    func request(
+        _ method: HTTPMethod,
+        _ url: String,
+        token: String? = catalogToken,
+        body: Data? = nil,
+        contentType: String? = "application/json",
+        headers: [(String, String)] = []
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let contentType, body != nil { request.headers.add(name: "Content-Type", value: contentType) }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let collected = try await response.body.collect(upTo: 4 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Data(collected.readableBytesView))
+    }
+
+    func submit(_ fields: [String: Any], token: String = catalogToken, headers: [(String, String)] = []) async throws -> Reply {
+        try await request(.POST, daemonURL + "/v1/renames", token: token, body: try JSONSerialization.data(withJSONObject: fields), headers: headers)
+    }
+
+    func job(_ id: String, token: String = catalogToken) async throws -> Reply {
+        try await request(.GET, daemonURL + "/v1/renames/\(id)", token: token)
+    }
+
+    /// Polls the job until `status` or 20 s pass; returns its last JSON.
+    func waitForJob(_ id: String, status: String, token: String = catalogToken) async throws -> [String: Any] {
+        let deadline = ContinuousClock.now + .seconds(20)
+        var last: [String: Any] = [:]
+        while ContinuousClock.now < deadline {
+            last = try await job(id, token: token).json
+            if last["status"] as? String == status { return last }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return last
+    }
+
+    /// Waits for a condition on this harness, bounded.
+    func eventually(timeout: Double = 20, _ condition: () async throws -> Bool) async rethrows -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return try await condition()
+    }
+
+    /// Applied Upload API renames the emulator performed.
+    var appliedRenames: [EmulatorRequestRecord] { emulator.state.requests.filter { $0.operation == "rename" && $0.applied } }
+    var renameRequests: [EmulatorRequestRecord] { emulator.state.requests.filter { $0.operation == "rename" } }
+}
+
+/// A loopback port that was free a moment ago.
+func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+    }
+    guard bound else { throw POSIXError(.EADDRINUSE) }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+@testable import RenamerCore
+
+@Suite("Job model")
+struct JobModelTests {
+    @Test func legalTransitions() {
+        let legal: Set<String> = [
+            "queued→renaming", "queued→cancelled", "queued→failed", "renaming→confirming_invalidation", "renaming→completed",
+            "renaming→failed", "confirming_invalidation→completed",
+        ]
+        for from in JobStatus.allCases {
+            for to in JobStatus.allCases {
+                #expect(from.canMove(to: to) == legal.contains("\(from.rawValue)→\(to.rawValue)"), "\(from) → \(to)")
+            }
+        }
+        #expect(JobStatus.allCases.filter(\.isFinal) == [.completed, .failed, .cancelled])
+    }
+
+    @Test(arguments: [
+        "products/123", "a", "été/photo 1", "folder/a b", String(repeating: "x", count: 255),
+    ])
+    func validPublicIDs(_ id: String) {
+        #expect(PublicID.problem(id) == nil)
+    }
+
+    @Test(arguments: [
+        "", String(repeating: "x", count: 256), "a?b", "a&b", "a#b", "a\\b", "a%b", "a<b", "a>b", "a+b", "/a", "a/", " a", "a ",
+        "a\u{0}b", "a\nb", "\ta",
+    ])
+    func invalidPublicIDs(_ id: String) {
+        #expect(PublicID.problem(id) != nil)
+    }
+
+    @Test func jobJSONHasEveryFieldWithExplicitNulls() throws {
+        let date = Date(timeIntervalSince1970: 1_795_000_000)
+        let job = RenameJob(
+            id: "rn_1",
+            client: "catalog",
+            status: .queued,
+            cloud: "main",
+            fromPublicID: "a",
+            toPublicID: "b",
+            resourceType: .image,
+            type: .upload,
+            toType: nil,
+            overwrite: false,
+            invalidate: true,
+            clientReference: nil,
+            attempts: 0,
+            createdAt: date,
+            updatedAt: date,
+            completedAt: nil,
+            result: nil,
+            invalidation: .init(status: .pending, method: .probe, confirmedAt: nil),
+            error: nil,
+            callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
+        )
+        let data = try JSONEncoder().encode(job)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let expected: Set<String> = [
+            "id", "status", "cloud", "from_public_id", "to_public_id", "resource_type", "type", "to_type", "overwrite", "invalidate",
+            "client_reference", "attempts", "created_at", "updated_at", "completed_at", "result", "invalidation", "error", "callback",
+        ]
+        #expect(Set(object.keys) == expected)
+        #expect(object["client"] == nil)
+        #expect(object["to_type"] is NSNull)
+        #expect(object["created_at"] as? String == "2026-11-18T11:06:40Z")
+        #expect((object["invalidation"] as? [String: Any])?["confirmed_at"] is NSNull)
+        #expect((object["callback"] as? [String: Any])?["last_status"] is NSNull)
+        var decoded = try JSONDecoder().decode(RenameJob.self, from: data)
+        decoded.client = "catalog"
+        #expect(decoded == job)
+    }
+
+    @Test func formEncodingRoundTrips() {
+        let fields = ["from_public_id": "folder/a&b ünï+=%", "notification_url": "http://h/x?cloud=main&job=rn_1"]
+        let encoded = FormURLEncoding.encode(fields)
+        #expect(!encoded.contains(" "))
+        #expect(FormURLEncoding.decode(encoded) == fields)
+        #expect(FormURLEncoding.decode("a=b+c&d=%41") == ["a": "b c", "d": "A"])
+        #expect(FormURLEncoding.decode("a=%zz") == nil)
+    }
+
+    @Test func assetKeysCoverSourceAndTarget() {
+        let date = Date()
+        let job = RenameJob(
+            id: "rn_1",
+            client: "c",
+            status: .queued,
+            cloud: "main",
+            fromPublicID: "a",
+            toPublicID: "b",
+            resourceType: .video,
+            type: .upload,
+            toType: nil,
+            overwrite: false,
+            invalidate: true,
+            clientReference: nil,
+            attempts: 0,
+            createdAt: date,
+            updatedAt: date,
+            completedAt: nil,
+            result: nil,
+            invalidation: .init(status: .pending, method: nil, confirmedAt: nil),
+            error: nil,
+            callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
+        )
+        #expect(
+            job.assetKeys == [.init(cloud: "main", resourceType: .video, publicID: "a"), .init(cloud: "main", resourceType: .video, publicID: "b")]
+        )
+    }
+}
