@@ -64,9 +64,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Cloudinary's Upload and Admin APIs over AsyncHTTPClient.
+        // Outbound HTTP over AsyncHTTPClient: Cloudinary's Upload and Admin APIs, CDN probes, callbacks.
         .target(
-            name: "RenamerCloudinary",
+            name: "RenamerOutbound",
             dependencies: [
                 "RenamerCore",
                 "RenamerCrypto",
@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "RenamerServer",
             dependencies: [
-                "RenamerCloudinary",
+                "RenamerOutbound",
                 "RenamerConfig",
                 "RenamerCore",
                 "RenamerCrypto",
@@ -124,6 +124,10 @@ let package = Package(
         .executableTarget(
             name: "AssetRenamerCLI",
             dependencies: [
+                "CloudinaryEmulator",
+                "RenamerCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 "RenamerConfig",
                 "RenamerCrypto",
                 "RenamerServer",

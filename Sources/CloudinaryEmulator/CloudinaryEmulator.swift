@@ -32,8 +32,4 @@ public struct CloudinaryEmulator: Sendable {
         )
     }
 
-    /// Runs until cancelled (no signal handling; the executable adds it).
-    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        try await buildApplication(onListening: onListening).runService(gracefulShutdownSignals: [])
-    }
 }

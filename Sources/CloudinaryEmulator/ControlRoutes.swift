@@ -24,8 +24,10 @@ struct ControlRoutes: Sendable {
         var invalidationDelaySeconds: Double?
         var cacheTTLSeconds: Double?
         var notificationAlgorithm: String?
+        var sendsNotifications: Bool?
 
         enum CodingKeys: String, CodingKey {
+            case sendsNotifications = "sends_notifications"
             case invalidationDelaySeconds = "invalidation_delay_seconds"
             case cacheTTLSeconds = "cache_ttl_seconds"
             case notificationAlgorithm = "notification_algorithm"
@@ -80,6 +82,7 @@ struct ControlRoutes: Sendable {
                 if let delay = change.invalidationDelaySeconds { settings.invalidationDelaySeconds = delay }
                 if let ttl = change.cacheTTLSeconds { settings.cacheTTLSeconds = ttl }
                 if let algorithm { settings.notificationAlgorithm = algorithm }
+                if let sends = change.sendsNotifications { settings.sendsNotifications = sends }
             }
             return Response(status: .noContent)
         }

@@ -77,7 +77,7 @@ struct EmulatorRoutes: Sendable {
         case .targetExists:
             return answer(error(409, "to_public_id (\(to)) already exists"))
         case .renamed(let asset):
-            if let url = fields["notification_url"], !url.isEmpty {
+            if let url = fields["notification_url"], !url.isEmpty, settings.sendsNotifications {
                 notifications.send(
                     to: url,
                     body: [

@@ -11,6 +11,8 @@ public struct EmulatorSettings: Sendable {
     public var cacheTTLSeconds: Double = 3600
     /// Algorithm of `X-Cld-Signature` on notifications (Cloudinary's default is SHA-1).
     public var notificationAlgorithm: DigestAlgorithm = .sha1
+    /// Whether renames with a `notification_url` send a notification.
+    public var sendsNotifications = true
     /// Delays between redeliveries of a notification that was not answered 200.
     public var notificationRetrySeconds: [Double] = [1, 2, 4]
     /// Signed requests older than this are refused as stale.

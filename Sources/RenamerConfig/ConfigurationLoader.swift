@@ -137,10 +137,9 @@ public enum ConfigurationLoader {
         http.port = try values.int("http.port", in: 0...65535) ?? http.port
         http.maxBodyBytes = try values.int("http.max_body_bytes", in: 256...(16 << 20)) ?? http.maxBodyBytes
 
-        let publicBaseURL =
-            try values.string("public_base_url").map { url throws(ConfigurationError) in
-                try httpURL(url, key: "public_base_url")
-            } ?? "http://\(http.host):\(http.port)"
+        let explicitBaseURL = try values.string("public_base_url").map { url throws(ConfigurationError) in
+            try httpURL(url, key: "public_base_url")
+        }
 
         var clouds: [String: RenamerConfiguration.Cloud] = [:]
         if cloudNames.isEmpty {
@@ -216,7 +215,8 @@ public enum ConfigurationLoader {
 
         return RenamerConfiguration(
             http: http,
-            publicBaseURL: publicBaseURL,
+            publicBaseURL: explicitBaseURL ?? "http://\(http.host):\(http.port)",
+            publicBaseURLIsExplicit: explicitBaseURL != nil,
             defaultCloud: defaultCloud,
             clouds: clouds,
             clients: clients,

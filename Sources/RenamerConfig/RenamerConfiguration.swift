@@ -8,6 +8,9 @@ public struct RenamerConfiguration: Sendable {
     public var http: HTTP
     /// Base URL Cloudinary uses to reach `/v1/notifications/cloudinary`.
     public var publicBaseURL: String
+    /// False when `publicBaseURL` was derived from `http.host`/`http.port`; with port 0 the daemon then
+    /// substitutes the port it bound.
+    public var publicBaseURLIsExplicit = true
     /// Cloud used when a rename names none.
     public var defaultCloud: String
     public var clouds: [String: Cloud]

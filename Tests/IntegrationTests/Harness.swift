@@ -20,21 +20,36 @@ final class Harness: Sendable {
     let emulatorRun: BackgroundRun
     let components: RenamerComponents
     let daemonRun: BackgroundRun
+    let receiver: CallbackReceiver
+    let receiverRun: BackgroundRun
 
     var emulatorURL: String { "http://127.0.0.1:\(emulatorRun.port)" }
     var daemonURL: String { "http://127.0.0.1:\(daemonRun.port)" }
+    /// A callback URL the catalog client may use, served by ``receiver``.
+    var callbackURL: String { "http://127.0.0.1:\(receiverRun.port)/hooks/renames" }
 
-    private init(emulator: CloudinaryEmulator, emulatorRun: BackgroundRun, components: RenamerComponents, daemonRun: BackgroundRun) {
+    private init(
+        emulator: CloudinaryEmulator,
+        emulatorRun: BackgroundRun,
+        components: RenamerComponents,
+        daemonRun: BackgroundRun,
+        receiver: CallbackReceiver,
+        receiverRun: BackgroundRun
+    ) {
         self.emulator = emulator
         self.emulatorRun = emulatorRun
         self.components = components
         self.daemonRun = daemonRun
+        self.receiver = receiver
+        self.receiverRun = receiverRun
     }
 
     static func start(_ overrides: [String: String] = [:], emulatorSettings: EmulatorSettings = EmulatorSettings()) async throws -> Harness {
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let emulator = CloudinaryEmulator(settings: emulatorSettings, logger: logger)
-        let emulatorRun = try await BackgroundRun.start { onListening in try await emulator.run(onListening: onListening) }
+        let emulatorRun = try await BackgroundRun.start { emulator.buildApplication(onListening: $0) }
+        let receiver = CallbackReceiver(secrets: [WebhookSecret(webhookSecret)!])
+        let receiverRun = try await BackgroundRun.start { receiver.buildApplication(onListening: $0) }
         let port = try freePort()
         let emulatorURL = "http://127.0.0.1:\(emulatorRun.port)"
         var values = [
@@ -45,7 +60,8 @@ final class Harness: Sendable {
             "queue.backoff_base_seconds": "0.05", "queue.backoff_cap_seconds": "0.2", "queue.max_attempts": "4",
             "clients.catalog.token_sha256": Digest.sha256Hex(Array(catalogToken.utf8)),
             "clients.catalog.public_id_prefixes": "products/",
-            "clients.catalog.callback_url_prefixes": "http://127.0.0.1:1/hooks/",
+            "clients.catalog.callback_url_prefixes": "http://127.0.0.1:1/hooks/,http://127.0.0.1:\(receiverRun.port)/hooks/",
+            "callbacks.retry_schedule_seconds": "0.1,0.1,0.1", "callbacks.timeout_seconds": "2",
             "clients.catalog.callback_secrets": webhookSecret,
             "clients.other.token_sha256": Digest.sha256Hex(Array(otherToken.utf8)),
         ]
@@ -53,17 +69,68 @@ final class Harness: Sendable {
         let configuration = try await ConfigurationLoader.load(.init(overrides: values))
         let components = RenamerComponents(configuration: configuration, logger: logger)
         let daemonRun = try await BackgroundRun.start { onListening in
-            try await buildApplication(components) { port in
+            buildApplication(components) { port in
                 components.readiness.markReady()
                 await onListening(port)
-            }.runService(gracefulShutdownSignals: [])
+            }
         }
-        return Harness(emulator: emulator, emulatorRun: emulatorRun, components: components, daemonRun: daemonRun)
+        return Harness(
+            emulator: emulator,
+            emulatorRun: emulatorRun,
+            components: components,
+            daemonRun: daemonRun,
+            receiver: receiver,
+            receiverRun: receiverRun
+        )
+    }
+
+    /// Starts a harness, runs `body`, and stops it (also when `body` throws).
+    static func run(
+        _ overrides: [String: String] = [:],
+        emulatorSettings: EmulatorSettings = EmulatorSettings(),
+        _ body: (Harness) async throws -> Void
+    ) async throws {
+        let harness = try await start(overrides, emulatorSettings: emulatorSettings)
+        do {
+            try await body(harness)
+        } catch {
+            await harness.stop()
+            throw error
+        }
+        await harness.stop()
     }
 
     func stop() async {
         await daemonRun.stop()
         await emulatorRun.stop()
+        await receiverRun.stop()
+    }
+
+    /// Posts a notification signed as Cloudinary would (or with the given signature).
+    func notify(
+        _ body: String,
+        timestamp: Int? = nil,
+        secret: String? = nil,
+        algorithm: DigestAlgorithm = .sha1,
+        cloud: String? = "main",
+        job: String? = nil,
+        signature: String? = nil,
+        omitHeaders: Bool = false
+    ) async throws -> Reply {
+        let timestamp = String(timestamp ?? Int(Date().timeIntervalSince1970))
+        let verifier = NotificationVerifier(apiSecret: secret ?? emulator.state.settings.apiSecret)
+        let signature = signature ?? verifier.signature(body: Array(body.utf8), timestamp: timestamp, algorithm: algorithm)
+        var query: [String] = []
+        if let cloud { query.append("cloud=\(cloud)") }
+        if let job { query.append("job=\(job)") }
+        let url = daemonURL + "/v1/notifications/cloudinary" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        let headers = omitHeaders ? [] : [("X-Cld-Timestamp", timestamp), ("X-Cld-Signature", signature)]
+        return try await request(.POST, url, token: nil, body: Data(body.utf8), headers: headers)
+    }
+
+    /// A `rename` notification body.
+    static func renameNotification(from: String, to: String, extra: String = "") -> String {
+        #"{"notification_type":"rename","from_public_id":"\#(from)","to_public_id":"\#(to)","resource_type":"image","type":"upload"\#(extra)}"#
     }
 
     // MARK: HTTP

@@ -63,6 +63,8 @@ extension RenameJob: Codable {
         invalidation = try container.decode(Invalidation.self, forKey: .invalidation)
         error = try container.decodeIfPresent(JobError.self, forKey: .error)
         callback = try container.decode(Callback.self, forKey: .callback)
+        notifiedAt = nil
+        callbackEvent = nil
     }
 }
 

@@ -34,6 +34,24 @@ public struct RenameJob: Sendable, Equatable {
     public var invalidation: Invalidation
     public var error: JobError?
     public var callback: Callback
+    /// When a verified `rename` notification for this job arrived (not part of the API's job JSON).
+    public var notifiedAt: Date?
+    /// The callback event, fixed when the job became final (not part of the API's job JSON).
+    public var callbackEvent: CallbackEvent?
+
+    /// A Standard Webhooks event: its id and body never change across delivery attempts.
+    public struct CallbackEvent: Sendable, Equatable {
+        public var id: String
+        public var body: [UInt8]
+        /// When the next delivery attempt is due; nil once delivery ended.
+        public var nextAttemptAt: Date?
+
+        public init(id: String, body: [UInt8], nextAttemptAt: Date?) {
+            self.id = id
+            self.body = body
+            self.nextAttemptAt = nextAttemptAt
+        }
+    }
 
     /// What Cloudinary answered to the successful rename.
     public struct RenameResult: Sendable, Equatable, Codable {

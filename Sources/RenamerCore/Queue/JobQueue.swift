@@ -65,6 +65,10 @@ public final class JobQueue: @unchecked Sendable {
     let scheduler = DispatchQueue(label: "asset-renamer.job-queue")
     let metrics: any MetricsFactory
 
+    /// The daemon's public base URL, for `notification_url`; read per call because with `http.port: 0`
+    /// it is known only once the server listens.
+    private let publicBaseURL: @Sendable () -> String
+
     /// Called on the scheduler once a job's rename phase ends (renamed, failed or cancelled).
     private let onRenamePhaseEnded: @Sendable (RenameJob) -> Void
 
@@ -84,9 +88,11 @@ public final class JobQueue: @unchecked Sendable {
         retry: RetryPolicy? = nil,
         logger: Logger,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        publicBaseURL: (@Sendable () -> String)? = nil,
         onRenamePhaseEnded: @escaping @Sendable (RenameJob) -> Void = { _ in }
     ) {
         self.metrics = metrics
+        self.publicBaseURL = publicBaseURL ?? { [base = configuration.publicBaseURL] in base }
         self.configuration = configuration
         self.store = store
         self.cloudinary = cloudinary
@@ -361,7 +367,7 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     func notificationURL(for job: RenameJob) -> String {
-        "\(configuration.publicBaseURL)/v1/notifications/cloudinary?cloud=\(Self.queryEscape(job.cloud))&job=\(Self.queryEscape(job.id))"
+        "\(publicBaseURL())/v1/notifications/cloudinary?cloud=\(Self.queryEscape(job.cloud))&job=\(Self.queryEscape(job.id))"
     }
 
     static func queryEscape(_ value: String) -> String {

@@ -27,8 +27,16 @@ public final class JobStore: Sendable {
         case job(id: String, body: JSONValue)
     }
 
+    /// What a `rename` notification names: cloud, source and target.
+    struct RenameKey: Hashable {
+        var cloud: String
+        var from: String
+        var to: String
+    }
+
     struct State {
         var jobs: [String: RenameJob] = [:]
+        var byRename: [RenameKey: [String]] = [:]
         var sequenceOf: [String: Int] = [:]
         /// Per client: (sequence, id), ascending.
         var byClient: [String: [(sequence: Int, id: String)]] = [:]
@@ -86,6 +94,7 @@ public final class JobStore: Sendable {
             state.jobs[job.id] = job
             state.sequenceOf[job.id] = sequence
             state.byClient[job.client, default: []].append((sequence, job.id))
+            state.byRename[RenameKey(cloud: job.cloud, from: job.fromPublicID, to: job.toPublicID), default: []].append(job.id)
             if let key = idempotencyKey {
                 let slot = IdempotencyKey(client: job.client, key: key)
                 state.idempotency[slot] = .job(id: job.id, body: body)
@@ -166,6 +175,13 @@ public final class JobStore: Sendable {
                 }
             }
             return (page, next)
+        }
+    }
+
+    /// Jobs of `cloud` that rename `from` to `to`, oldest first.
+    public func jobs(cloud: String, from: String, to: String) -> [RenameJob] {
+        state.withLock { state in
+            (state.byRename[RenameKey(cloud: cloud, from: from, to: to)] ?? []).compactMap { state.jobs[$0] }
         }
     }
 

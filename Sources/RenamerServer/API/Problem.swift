@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import RenamerCore
 
 /// An RFC 9457 problem document (`application/problem+json`), the body of every API error.
 struct Problem: Error, Encodable, Sendable {
@@ -32,7 +33,7 @@ struct Problem: Error, Encodable, Sendable {
     var response: Response {
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
-        let body = (try? JSONEncoder.api.encode(self)) ?? Data(#"{"status":500}"#.utf8)
+        let body = (try? JobJSON.encode(self)) ?? Array(#"{"status":500}"#.utf8)
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 
@@ -51,13 +52,4 @@ struct Problem: Error, Encodable, Sendable {
     static func notFound(_ detail: String = "no such rename job") -> Problem {
         Problem(.notFound, "not-found", detail)
     }
-}
-
-extension JSONEncoder {
-    /// The encoder for API bodies: stable output, slashes unescaped.
-    static let api: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 }

@@ -95,8 +95,8 @@ struct RenameRequest: Sendable, Equatable {
     }
 }
 
-/// Callback URL rules: absolute http(s), no credentials or dot segments, and prefix matching that
-/// respects boundaries (`https://a.example` does not allow `https://a.example.evil.com`).
+/// Callback URL rules: absolute http(s), no credentials or dot segments; prefixes match at a
+/// boundary (``CallbackURLPolicy``).
 enum CallbackURL {
     static func problem(_ url: String) -> String? {
         guard url.utf8.count <= 2048 else { return "must be at most 2048 bytes" }
@@ -109,15 +109,7 @@ enum CallbackURL {
         return nil
     }
 
-    /// Whether `url` lies under `prefix`.
-    static func matches(_ url: String, prefix: String) -> Bool {
-        guard url.hasPrefix(prefix) else { return false }
-        if prefix.hasSuffix("/") || url.utf8.count == prefix.utf8.count { return true }
-        let next = url.utf8[url.utf8.index(url.utf8.startIndex, offsetBy: prefix.utf8.count)]
-        return next == UInt8(ascii: "/") || next == UInt8(ascii: "?") || next == UInt8(ascii: "#")
-    }
-
     static func allowed(_ url: String, for client: RenamerConfiguration.Client) -> Bool {
-        client.callbackURLPrefixes.contains { matches(url, prefix: $0) }
+        CallbackURLPolicy.allowed(url, prefixes: client.callbackURLPrefixes)
     }
 }

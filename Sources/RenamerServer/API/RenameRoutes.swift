@@ -236,7 +236,7 @@ struct RenameRoutes: Sendable {
         return Response(
             status: .ok,
             headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.api.encode(body)))
+            body: .init(byteBuffer: ByteBuffer(bytes: try JobJSON.encode(body)))
         )
     }
 
@@ -261,7 +261,7 @@ struct RenameRoutes: Sendable {
     private func jobResponse(_ job: RenameJob, status: HTTPResponse.Status, headers: HTTPFields = [:]) throws -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder.api.encode(job))))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JobJSON.encode(job))))
     }
 
     static func isJSON(_ contentType: String) -> Bool {

@@ -2,9 +2,10 @@ import AsyncHTTPClient
 import Hummingbird
 import Logging
 import NIOCore
-import RenamerCloudinary
 import RenamerConfig
 import RenamerCore
+import RenamerOutbound
+import Synchronization
 
 /// What the daemon is made of, shared by the HTTP routes and the background services.
 public struct RenamerComponents: Sendable {
@@ -15,14 +16,24 @@ public struct RenamerComponents: Sendable {
     public let clock: any RenamerClock
     public let store: JobStore
     public let queue: JobQueue
+    public let confirmer: InvalidationConfirmer
+    public let callbacks: CallbackDelivery
+    public let notifications: NotificationIntake
+    public let replayCache: NotificationReplayCache
+    /// `public_base_url`, completed with the bound port when it was derived from `http.port: 0`.
+    public let publicBaseURL: PublicBaseURL
 
     /// - Parameters:
     ///   - cloudinary: Cloudinary's API; the real client unless a test substitutes it.
+    ///   - prober: CDN probes; real HTTP unless substituted.
+    ///   - callbackTransport: Callback delivery; real HTTP unless substituted.
     ///   - clock: Time for timestamps, retries and backoff.
     public init(
         configuration: RenamerConfiguration,
         logger: Logger,
         cloudinary: (any CloudinaryAPI)? = nil,
+        prober: any DeliveryProber = HTTPDeliveryProber(),
+        callbackTransport: any CallbackTransport = HTTPCallbackTransport(),
         clock: any RenamerClock = SystemClock(),
         retry: RetryPolicy? = nil,
         readiness: Readiness = Readiness(),
@@ -35,6 +46,27 @@ public struct RenamerComponents: Sendable {
         self.clock = clock
         let store = JobStore()
         self.store = store
+        let callbacks = CallbackDelivery(
+            configuration: configuration,
+            store: store,
+            transport: callbackTransport,
+            clock: clock,
+            logger: logger,
+            metrics: metrics.factory
+        )
+        let confirmer = InvalidationConfirmer(
+            configuration: configuration,
+            store: store,
+            prober: prober,
+            clock: clock,
+            logger: logger,
+            metrics: metrics.factory,
+            onCompleted: { callbacks.jobFinal($0) }
+        )
+        self.callbacks = callbacks
+        self.confirmer = confirmer
+        let publicBaseURL = PublicBaseURL(configuration.publicBaseURL)
+        self.publicBaseURL = publicBaseURL
         queue = JobQueue(
             configuration: configuration,
             store: store,
@@ -42,8 +74,14 @@ public struct RenamerComponents: Sendable {
             clock: clock,
             retry: retry,
             logger: logger,
-            metrics: metrics.factory
+            metrics: metrics.factory,
+            publicBaseURL: { publicBaseURL.value },
+            onRenamePhaseEnded: { job in
+                if job.status == .confirmingInvalidation { confirmer.begin(job) } else { callbacks.jobFinal(job) }
+            }
         )
+        notifications = NotificationIntake(store: store, confirmer: confirmer, clock: clock, logger: logger)
+        replayCache = NotificationReplayCache(retentionSeconds: configuration.notifications.maxAgeSeconds)
     }
 }
 
@@ -52,6 +90,7 @@ public func buildRouter(_ components: RenamerComponents) -> Router<RenamerReques
     let router = Router(context: RenamerRequestContext.self)
     OperationsRoutes(readiness: components.readiness, metrics: components.metrics).register(on: router)
     RenameRoutes(components).register(on: router)
+    NotificationRoutes(components).register(on: router)
     return router
 }
 
@@ -67,8 +106,26 @@ public func buildApplication(
         router: buildRouter(components),
         configuration: .init(address: .hostname(http.host, port: http.port), serverName: nil),
         onServerRunning: { channel in
-            await onListening(channel.localAddress?.port ?? http.port)
+            let port = channel.localAddress?.port ?? http.port
+            if http.port == 0 && !components.configuration.publicBaseURLIsExplicit {
+                components.publicBaseURL.value = "http://\(http.host):\(port)"
+            }
+            await onListening(port)
         },
         logger: components.logger
     )
+}
+
+/// The daemon's public base URL, settable once the bound port is known.
+public final class PublicBaseURL: Sendable {
+    private let storage: Mutex<String>
+
+    init(_ value: String) {
+        storage = Mutex(value)
+    }
+
+    public var value: String {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
 }

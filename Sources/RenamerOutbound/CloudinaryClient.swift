@@ -20,7 +20,7 @@ public struct CloudinaryClient: CloudinaryAPI {
     /// Largest response body read.
     static let maxResponseBytes = 1 << 20
 
-    public init(http: HTTPClient = .shared, logger: Logger, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    public init(http: HTTPClient = .outbound, logger: Logger, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
         self.http = http
         self.logger = logger
         self.now = now

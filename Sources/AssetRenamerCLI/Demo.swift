@@ -1,0 +1,184 @@
+import ArgumentParser
+import AsyncHTTPClient
+import CloudinaryEmulator
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import RenamerConfig
+import RenamerCore
+import RenamerCrypto
+import RenamerServer
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the whole flow on embedded defaults: emulator, daemon and callback receiver on loopback ports.",
+        discussion: """
+            Seeds an asset in the Cloudinary emulator, renames it with invalidation through the daemon (in-memory \
+            journal), and prints a timeline: accepted → renamed → notification verified → invalidation confirmed → \
+            callback delivered and its signature verified. Exits 0 on success.
+            """
+    )
+
+    @Option(help: "Seconds the emulated CDN keeps serving the old URL after the rename.") var invalidationDelay = 1.5
+    @Option(help: "Give up after this many seconds.") var timeout = 60.0
+
+    func run() async throws {
+        let timeline = Timeline()
+        let quiet = Logger(label: "demo") { _ in SwiftLogNoOpLogHandler() }
+
+        var settings = EmulatorSettings()
+        settings.invalidationDelaySeconds = invalidationDelay
+        settings.notificationRetrySeconds = [0.5, 1, 2]
+        let emulator = CloudinaryEmulator(settings: settings, logger: quiet)
+        let emulatorRun = try await BackgroundRun.start { emulator.buildApplication(onListening: $0) }
+
+        let secret = WebhookSecret.generate()
+        let receiver = CallbackReceiver(secrets: [secret])
+        let receiverRun = try await BackgroundRun.start { receiver.buildApplication(onListening: $0) }
+
+        let token = SecureRandom.hexToken(byteCount: 16)
+        let emulatorURL = "http://127.0.0.1:\(emulatorRun.port)"
+        let configuration = try await ConfigurationLoader.load(
+            .init(overrides: [
+                "http.host": "127.0.0.1", "http.port": "0", "storage.path": ":memory:", "log.level": "error",
+                "clouds.demo.cloud_name": settings.cloudName, "clouds.demo.api_key": settings.apiKey,
+                "clouds.demo.api_secret": settings.apiSecret, "clouds.demo.upload_prefix": emulatorURL,
+                "clouds.demo.delivery_base_url": "\(emulatorURL)/\(settings.cloudName)",
+                "clients.demo.token_sha256": Digest.sha256Hex(Array(token.utf8)),
+                "clients.demo.callback_url_prefixes": "http://127.0.0.1:\(receiverRun.port)/hooks/",
+                "clients.demo.callback_secrets": secret.encoded,
+            ])
+        )
+        let components = RenamerComponents(configuration: configuration, logger: quiet)
+        let daemonRun = try await BackgroundRun.start { onListening in
+            buildApplication(components) { port in
+                components.readiness.markReady()
+                await onListening(port)
+            }
+        }
+        timeline.step(
+            "started",
+            "emulator :\(emulatorRun.port), daemon :\(daemonRun.port), callback receiver :\(receiverRun.port)"
+        )
+
+        let succeeded: Bool
+        do {
+            succeeded = try await walkThrough(
+                emulator: emulator,
+                receiver: receiver,
+                daemonPort: daemonRun.port,
+                receiverPort: receiverRun.port,
+                token: token,
+                timeline: timeline
+            )
+        } catch {
+            timeline.step("error", "\(error)")
+            succeeded = false
+        }
+        await daemonRun.stop()
+        await receiverRun.stop()
+        await emulatorRun.stop()
+        guard succeeded else { throw ExitCode(1) }
+        print(String(format: "done in %.1f s", timeline.elapsed))
+    }
+
+    private func walkThrough(
+        emulator: CloudinaryEmulator,
+        receiver: CallbackReceiver,
+        daemonPort: Int,
+        receiverPort: Int,
+        token: String,
+        timeline: Timeline
+    ) async throws -> Bool {
+        let from = "products/123"
+        let to = "products/sku-9"
+        emulator.state.seed(publicID: from)
+        timeline.step("seeded", "asset \(from) in the emulator; its URL answers 200 from the CDN")
+
+        let base = "http://127.0.0.1:\(daemonPort)"
+        var submit = HTTPClientRequest(url: base + "/v1/renames")
+        submit.method = .POST
+        submit.headers.add(name: "Authorization", value: "Bearer \(token)")
+        submit.headers.add(name: "Content-Type", value: "application/json")
+        let body: [String: Any] = [
+            "from_public_id": from, "to_public_id": to, "invalidate": true, "callback_url": "http://127.0.0.1:\(receiverPort)/hooks/renames",
+        ]
+        submit.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        let (status, accepted) = try await Self.send(submit)
+        guard status == 202, let id = accepted["id"] as? String else {
+            timeline.step("refused", "POST /v1/renames answered \(status)")
+            return false
+        }
+        timeline.step("accepted", "202 \(id): \(from) → \(to), invalidate: true")
+
+        var seen: Set<String> = []
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while ContinuousClock.now < deadline {
+            var poll = HTTPClientRequest(url: base + "/v1/renames/\(id)")
+            poll.headers.add(name: "Authorization", value: "Bearer \(token)")
+            let (_, job) = try await Self.send(poll)
+            let result = job["result"] as? [String: Any]
+            let invalidation = job["invalidation"] as? [String: Any]
+            let callback = job["callback"] as? [String: Any]
+            if job["status"] as? String == "failed" {
+                timeline.step("failed", "\((job["error"] as? [String: Any])?["message"] as? String ?? "unknown error")")
+                return false
+            }
+            if result != nil, seen.insert("renamed").inserted {
+                timeline.step(
+                    "renamed",
+                    "Cloudinary rename answered 200 after \(job["attempts"] as? Int ?? 0) attempt(s); now \(result?["public_id"] as? String ?? to)"
+                )
+            }
+            if emulator.state.notifications.contains(where: { $0.attempts.contains(200) }), seen.insert("notified").inserted {
+                timeline.step("notification", "Cloudinary's signed rename notification verified by the daemon (X-Cld-Signature)")
+            }
+            if invalidation?["status"] as? String == "confirmed", seen.insert("confirmed").inserted {
+                timeline.step("invalidated", "old URL answers 404: invalidation confirmed by \(invalidation?["method"] as? String ?? "probe")")
+            }
+            if invalidation?["status"] as? String == "unconfirmed" {
+                timeline.step("unconfirmed", "invalidation was not confirmed in time")
+                return false
+            }
+            if callback?["status"] as? String == "delivered", let delivery = receiver.deliveries.last {
+                let type = (try? JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any])?["type"] as? String ?? "?"
+                guard delivery.verified else {
+                    timeline.step("callback", "delivered but its signature did NOT verify")
+                    return false
+                }
+                timeline.step("callback", "\(type) delivered (\(delivery.webhookID ?? "")); webhook-signature verified")
+                return true
+            }
+            if let status = callback?["status"] as? String, status == "failed" || status == "gone" {
+                timeline.step("callback", "delivery \(status)")
+                return false
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        timeline.step("timeout", "gave up after \(Int(timeout)) s")
+        return false
+    }
+
+    static func send(_ request: HTTPClientRequest) async throws -> (Int, [String: Any]) {
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        let object = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
+        return (Int(response.status.code), object)
+    }
+}
+
+/// Prints each step with the time elapsed since the demo started.
+final class Timeline: Sendable {
+    let start = ContinuousClock.now
+
+    var elapsed: Double {
+        let duration = ContinuousClock.now - start
+        return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    func step(_ label: String, _ text: String) {
+        print(String(format: "%7.3f s  ", elapsed) + label.padding(toLength: 13, withPad: " ", startingAt: 0) + text)
+    }
+}

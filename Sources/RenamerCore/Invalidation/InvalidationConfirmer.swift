@@ -1,0 +1,192 @@
+import DequeModule
+import Dispatch
+import Foundation
+import Logging
+import Metrics
+import RenamerConfig
+
+/// Establishes that the CDN stopped serving a renamed asset's old URL (SPEC §5), per the job's method:
+///
+/// - `probe`: `HEAD {delivery_base_url}/{resource_type}/{type}/{from_public_id}` at once, then after
+///   2 s doubling to 30 s, until a 404 (or another 4xx except 429). Probes share a bounded pool.
+/// - `notification`: the verified `rename` notification for the job confirms it.
+/// - `delay`: confirmed `settle_seconds` after that notification.
+///
+/// Whatever the method, `max_wait_seconds` after the rename the job completes as `unconfirmed`.
+/// All state is confined to ``queue``; probes run as tasks and report back onto it.
+public final class InvalidationConfirmer: @unchecked Sendable {
+    public static let firstProbeBackoff = 2.0
+    public static let maxProbeBackoff = 30.0
+
+    struct Tracking {
+        var method: RenameJob.Invalidation.Method
+        var nextProbeDelay = InvalidationConfirmer.firstProbeBackoff
+        var settleArmed = false
+    }
+
+    let store: JobStore
+    let configuration: RenamerConfiguration
+    let prober: any DeliveryProber
+    let clock: any RenamerClock
+    let logger: Logger
+    let metrics: any MetricsFactory
+    let maxConcurrentProbes: Int
+    let queue = DispatchQueue(label: "asset-renamer.invalidation")
+    /// Called once a job completed (confirmed or unconfirmed).
+    private let onCompleted: @Sendable (RenameJob) -> Void
+
+    // Confined to `queue`.
+    private var tracked: [String: Tracking] = [:]
+    private var waitingProbes: Deque<String> = []
+    private var probesInFlight = 0
+
+    public init(
+        configuration: RenamerConfiguration,
+        store: JobStore,
+        prober: any DeliveryProber,
+        clock: any RenamerClock,
+        logger: Logger,
+        metrics: any MetricsFactory = NOOPMetricsHandler.instance,
+        maxConcurrentProbes: Int = 16,
+        onCompleted: @escaping @Sendable (RenameJob) -> Void
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.prober = prober
+        self.clock = clock
+        self.logger = logger
+        self.metrics = metrics
+        self.maxConcurrentProbes = maxConcurrentProbes
+        self.onCompleted = onCompleted
+    }
+
+    /// Starts confirming a job that is `confirming_invalidation`.
+    public func begin(_ job: RenameJob) {
+        guard job.status == .confirmingInvalidation, let cloud = configuration.clouds[job.cloud] else { return }
+        let method = job.invalidation.method ?? .notification
+        queue.async { [self] in
+            guard tracked[job.id] == nil else { return }
+            tracked[job.id] = Tracking(method: method)
+            clock.schedule(after: cloud.invalidation.maxWaitSeconds, on: queue) { [self] in
+                finish(job.id, .unconfirmed)
+            }
+            switch method {
+            case .probe:
+                enqueueProbe(job.id)
+            case .notification:
+                if job.notifiedAt != nil { finish(job.id, .confirmed) }
+            case .delay:
+                if let notifiedAt = job.notifiedAt { armSettle(job.id, notifiedAt: notifiedAt, settle: cloud.invalidation.settleSeconds) }
+            }
+        }
+    }
+
+    /// A verified `rename` notification for `job` arrived.
+    public func notificationArrived(_ job: RenameJob) {
+        guard let notifiedAt = job.notifiedAt, let cloud = configuration.clouds[job.cloud] else { return }
+        queue.async { [self] in
+            guard let tracking = tracked[job.id] else { return }
+            switch tracking.method {
+            case .notification: finish(job.id, .confirmed)
+            case .delay: armSettle(job.id, notifiedAt: notifiedAt, settle: cloud.invalidation.settleSeconds)
+            case .probe: break
+            }
+        }
+    }
+
+    /// Jobs still waiting for confirmation (tests, metrics).
+    public var pendingCount: Int { queue.sync { tracked.count } }
+
+    // MARK: - On `queue`
+
+    private func armSettle(_ id: String, notifiedAt: Date, settle: Double) {
+        guard var tracking = tracked[id], !tracking.settleArmed else { return }
+        tracking.settleArmed = true
+        tracked[id] = tracking
+        let remaining = notifiedAt.addingTimeInterval(settle).timeIntervalSince(clock.now())
+        if remaining <= 0 {
+            finish(id, .confirmed)
+        } else {
+            clock.schedule(after: remaining, on: queue) { [self] in finish(id, .confirmed) }
+        }
+    }
+
+    private func enqueueProbe(_ id: String) {
+        guard tracked[id] != nil else { return }
+        if probesInFlight < maxConcurrentProbes {
+            startProbe(id)
+        } else {
+            waitingProbes.append(id)
+        }
+    }
+
+    private func startProbe(_ id: String) {
+        guard let job = store.job(id), let cloud = configuration.clouds[job.cloud] else {
+            tracked[id] = nil
+            return
+        }
+        probesInFlight += 1
+        let url = Self.deliveryURL(job, base: cloud.deliveryBaseURL)
+        let timeout = min(10, cloud.timeoutSeconds)
+        Task { [self] in
+            let outcome = await prober.probe(url: url, timeout: timeout)
+            queue.async { [self] in
+                probesInFlight -= 1
+                while probesInFlight < maxConcurrentProbes, let next = waitingProbes.popFirst() {
+                    if tracked[next] != nil { startProbe(next) }
+                }
+                probed(id, outcome)
+            }
+        }
+    }
+
+    private func probed(_ id: String, _ outcome: ProbeOutcome) {
+        guard var tracking = tracked[id] else { return }
+        Counter(label: "renamer_probes_total", dimensions: [("result", outcome.showsGone ? "gone" : "served")], factory: metrics).increment()
+        if outcome.showsGone {
+            finish(id, .confirmed)
+            return
+        }
+        let delay = tracking.nextProbeDelay
+        tracking.nextProbeDelay = min(Self.maxProbeBackoff, delay * 2)
+        tracked[id] = tracking
+        clock.schedule(after: delay, on: queue) { [self] in enqueueProbe(id) }
+    }
+
+    private func finish(_ id: String, _ status: RenameJob.Invalidation.Status) {
+        guard let tracking = tracked.removeValue(forKey: id) else { return }
+        let now = clock.now()
+        guard
+            let job = store.update(
+                id,
+                now: now,
+                { job in
+                    guard job.status == .confirmingInvalidation else { return }
+                    job.status = .completed
+                    job.invalidation.status = status
+                    if status == .confirmed { job.invalidation.confirmedAt = now }
+                }
+            ), job.status == .completed
+        else { return }
+        Counter(
+            label: "renamer_invalidations_total",
+            dimensions: [("method", tracking.method.rawValue), ("outcome", status.rawValue)],
+            factory: metrics
+        ).increment()
+        Counter(label: "renamer_jobs_finished_total", dimensions: [("status", "completed")], factory: metrics).increment()
+        logger.info(
+            "invalidation \(status.rawValue)",
+            metadata: ["job_id": "\(id)", "cloud": "\(job.cloud)", "method": "\(tracking.method.rawValue)"]
+        )
+        onCompleted(job)
+    }
+
+    /// `{delivery_base_url}/{resource_type}/{type}/{from_public_id}`, each path segment escaped.
+    static func deliveryURL(_ job: RenameJob, base: String) -> String {
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~!$'()*,;=:@"))
+        let path = job.fromPublicID.split(separator: "/", omittingEmptySubsequences: false)
+            .map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? String($0) }
+            .joined(separator: "/")
+        return "\(base)/\(job.resourceType.rawValue)/\(job.type.rawValue)/\(path)"
+    }
+}

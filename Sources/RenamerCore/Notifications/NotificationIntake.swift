@@ -1,0 +1,60 @@
+import Foundation
+import Logging
+import Metrics
+
+/// Applies verified Cloudinary notifications to jobs (SPEC §4, §10).
+///
+/// A `rename` notification advances the job whose cloud, `from_public_id` and `to_public_id` match
+/// (and `resource_type`/`type` when the body has them). The `job` query parameter is only a hint that
+/// picks among matching jobs; it never selects a job the body does not match. Other notification
+/// types, and renames no job matches, are ignored.
+public struct NotificationIntake: Sendable {
+    public enum Result: String, Sendable {
+        case accepted, duplicate, ignored
+    }
+
+    let store: JobStore
+    let confirmer: InvalidationConfirmer
+    let clock: any RenamerClock
+    let logger: Logger
+
+    public init(store: JobStore, confirmer: InvalidationConfirmer, clock: any RenamerClock, logger: Logger) {
+        self.store = store
+        self.confirmer = confirmer
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Handles one verified notification body for `cloud`.
+    public func handle(cloud: String, jobHint: String?, body: [String: JSONValue]) -> Result {
+        guard case .string("rename")? = body["notification_type"],
+            case .string(let from)? = body["from_public_id"],
+            case .string(let to)? = body["to_public_id"]
+        else { return .ignored }
+        let resourceType = Self.string(body["resource_type"])
+        let type = Self.string(body["type"])
+        let candidates = store.jobs(cloud: cloud, from: from, to: to).filter { job in
+            (resourceType == nil || resourceType == job.resourceType.rawValue)
+                && (type == nil || type == job.type.rawValue || type == (job.toType ?? job.type).rawValue)
+        }
+        let awaiting = candidates.filter { $0.status == .renaming || $0.status == .confirmingInvalidation }
+        guard
+            let target = candidates.first(where: { $0.id == jobHint })
+                ?? awaiting.first(where: { $0.notifiedAt == nil }) ?? awaiting.first ?? candidates.last
+        else {
+            logger.info("notification matches no job", metadata: ["cloud": "\(cloud)"])
+            return .ignored
+        }
+        let now = clock.now()
+        if let job = store.update(target.id, now: now, { if $0.notifiedAt == nil { $0.notifiedAt = now } }) {
+            logger.info("rename notification verified", metadata: ["job_id": "\(job.id)", "cloud": "\(cloud)"])
+            confirmer.notificationArrived(job)
+        }
+        return .accepted
+    }
+
+    static func string(_ value: JSONValue?) -> String? {
+        if case .string(let text)? = value { return text }
+        return nil
+    }
+}

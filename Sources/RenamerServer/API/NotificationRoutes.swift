@@ -1,0 +1,108 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import RenamerConfig
+import RenamerCore
+import RenamerCrypto
+
+/// `POST /v1/notifications/cloudinary` (SPEC §4): verifies Cloudinary's signature over the raw body,
+/// refuses stale, future and replayed notifications, and hands the rest to ``NotificationIntake``.
+struct NotificationRoutes: Sendable {
+    static let maxBodyBytes = 1 << 20
+
+    let configuration: RenamerConfiguration
+    let verifiers: [String: NotificationVerifier]
+    let intake: NotificationIntake
+    let replayCache: NotificationReplayCache
+    let metrics: RenamerMetrics
+    let clock: any RenamerClock
+
+    init(_ components: RenamerComponents) {
+        configuration = components.configuration
+        verifiers = components.configuration.clouds.mapValues { cloud in
+            NotificationVerifier(
+                apiSecret: cloud.apiSecret.value,
+                policy: cloud.notificationSignature,
+                maxAgeSeconds: components.configuration.notifications.maxAgeSeconds
+            )
+        }
+        intake = components.notifications
+        replayCache = components.replayCache
+        metrics = components.metrics
+        clock = components.clock
+    }
+
+    func register(on router: Router<RenamerRequestContext>) {
+        router.post("v1/notifications/cloudinary") { request, context in
+            do {
+                return try await receive(request, context)
+            } catch let problem as Problem {
+                return problem.response
+            }
+        }
+    }
+
+    private func count(_ result: String) {
+        metrics.counter("renamer_notifications_total", [("result", result)]).increment()
+    }
+
+    private func receive(_ request: Request, _ context: RenamerRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        let cloudName = query["cloud"].map(String.init) ?? configuration.defaultCloud
+        guard let verifier = verifiers[cloudName] else {
+            count("rejected")
+            throw Problem.unauthorized("unknown cloud \(cloudName)")
+        }
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBodyBytes {
+            count("too_large")
+            throw Problem(.contentTooLarge, "too-large", "notification body exceeds 1 MiB")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: Self.maxBodyBytes)
+        } catch {
+            count("too_large")
+            throw Problem(.contentTooLarge, "too-large", "notification body exceeds 1 MiB")
+        }
+        let timestamp = request.headers[.cldTimestamp]
+        let signature = request.headers[.cldSignature]
+        let now = clock.now()
+        do throws(NotificationVerificationError) {
+            try verifier.verify(body: body.readableBytesView, timestamp: timestamp, signature: signature, now: now.timeIntervalSince1970)
+        } catch {
+            count("rejected")
+            context.logger.notice("notification refused", metadata: ["cloud": "\(cloudName)", "reason": "\(error)"])
+            throw Problem.unauthorized(error.description)
+        }
+        // Verified, so both headers are present.
+        let pair = (timestamp ?? "", signature ?? "")
+        if replayCache.contains(timestamp: pair.0, signature: pair.1, now: now) {
+            count("duplicate")
+            return Self.answer(.duplicate)
+        }
+        guard let json = try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)), case .object(let object) = json
+        else {
+            count("invalid")
+            throw Problem(.badRequest, "malformed-json", "notification body is not a JSON object")
+        }
+        let result = intake.handle(cloud: cloudName, jobHint: query["job"].map(String.init), body: object)
+        replayCache.remember(timestamp: pair.0, signature: pair.1, now: now)
+        count(result.rawValue)
+        return Self.answer(result)
+    }
+
+    static func answer(_ result: NotificationIntake.Result) -> Response {
+        Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: #"{"status":"\#(result.rawValue)"}"#))
+        )
+    }
+}
+
+extension HTTPField.Name {
+    static let cldTimestamp = Self("X-Cld-Timestamp")!
+    static let cldSignature = Self("X-Cld-Signature")!
+}

@@ -1,0 +1,232 @@
+import CloudinaryEmulator
+import Foundation
+import NIOHTTP1
+import RenamerCrypto
+import RenamerServer
+import Testing
+
+/// Invalidation confirmation and callbacks end to end, against the emulator and a callback receiver.
+@Suite("Confirmation and callbacks")
+struct ConfirmationAndCallbackTests {
+    static func emulator(invalidationDelay: Double) -> EmulatorSettings {
+        var settings = EmulatorSettings()
+        settings.invalidationDelaySeconds = invalidationDelay
+        settings.notificationRetrySeconds = [0.2]
+        return settings
+    }
+
+    func rename(_ harness: Harness, _ extra: [String: Any] = [:]) async throws -> String {
+        harness.emulator.state.seed(publicID: "products/a", type: (extra["type"] as? String) ?? "upload")
+        var body: [String: Any] = ["from_public_id": "products/a", "to_public_id": "products/b", "callback_url": harness.callbackURL]
+        body.merge(extra) { $1 }
+        let reply = try await harness.submit(body)
+        return try #require(reply.json["id"] as? String, "\(reply.text)")
+    }
+
+    @Test func probeConfirmsOnceTheOldURLIsGoneThenTheCallbackIsDelivered() async throws {
+        try await Harness.run(emulatorSettings: Self.emulator(invalidationDelay: 0.5)) { harness in
+            let id = try await rename(harness)
+            let job = try await harness.waitForJob(id, status: "completed")
+            let invalidation = try #require(job["invalidation"] as? [String: Any])
+            #expect(invalidation["status"] as? String == "confirmed")
+            #expect(invalidation["method"] as? String == "probe")
+            #expect(invalidation["confirmed_at"] as? String != nil)
+            let deliveries = harness.emulator.state.requests.filter { $0.operation == "delivery" }
+            #expect(deliveries.first?.status == 200)
+            #expect(deliveries.last?.status == 404)
+            #expect(deliveries.allSatisfy { $0.method == "HEAD" && $0.path == "/demo/image/upload/products/a" })
+            #expect(
+                try await harness.eventually {
+                    try await harness.job(id).json["callback"].flatMap { ($0 as? [String: Any])?["status"] as? String } == "delivered"
+                }
+            )
+            let delivery = try #require(harness.receiver.deliveries.first)
+            #expect(delivery.verified)
+            let event = try #require(try JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any])
+            #expect(event["type"] as? String == "rename.completed")
+            #expect((event["data"] as? [String: Any])?["id"] as? String == id)
+            #expect(((event["data"] as? [String: Any])?["invalidation"] as? [String: Any])?["status"] as? String == "confirmed")
+        }
+    }
+
+    @Test func notificationMethodConfirmsOnCloudinarysNotification() async throws {
+        try await Harness.run(["clouds.main.invalidation.method": "notification"], emulatorSettings: Self.emulator(invalidationDelay: 60)) {
+            harness in
+            let id = try await rename(harness)
+            let job = try await harness.waitForJob(id, status: "completed")
+            #expect((job["invalidation"] as? [String: Any])?["status"] as? String == "confirmed")
+            #expect(harness.emulator.state.notifications.first?.attempts == [200])
+            #expect(!harness.emulator.state.requests.contains { $0.operation == "delivery" })
+        }
+    }
+
+    @Test func delayMethodConfirmsAfterTheSettleTime() async throws {
+        let overrides = ["clouds.main.invalidation.method": "delay", "clouds.main.invalidation.settle_seconds": "0.3"]
+        try await Harness.run(overrides, emulatorSettings: Self.emulator(invalidationDelay: 60)) { harness in
+            let id = try await rename(harness)
+            let job = try await harness.waitForJob(id, status: "completed")
+            let invalidation = try #require(job["invalidation"] as? [String: Any])
+            #expect(invalidation["status"] as? String == "confirmed")
+            #expect(invalidation["method"] as? String == "delay")
+        }
+    }
+
+    @Test func nothingConfirmsInTimeIsUnconfirmed() async throws {
+        try await Harness.run(["clouds.main.invalidation.max_wait_seconds": "0.5"], emulatorSettings: Self.emulator(invalidationDelay: 60)) {
+            harness in
+            let id = try await rename(harness)
+            let job = try await harness.waitForJob(id, status: "completed")
+            #expect((job["invalidation"] as? [String: Any])?["status"] as? String == "unconfirmed")
+            #expect((job["invalidation"] as? [String: Any])?["confirmed_at"] is NSNull)
+        }
+    }
+
+    @Test func nonUploadTypesUseTheNotificationOnProbeClouds() async throws {
+        try await Harness.run(emulatorSettings: Self.emulator(invalidationDelay: 60)) { harness in
+            let id = try await rename(harness, ["type": "private"])
+            let job = try await harness.waitForJob(id, status: "completed")
+            #expect((job["invalidation"] as? [String: Any])?["method"] as? String == "notification")
+            #expect((job["invalidation"] as? [String: Any])?["status"] as? String == "confirmed")
+        }
+    }
+
+    @Test func withoutInvalidateTheCallbackFollowsTheRename() async throws {
+        try await Harness.run { harness in
+            let id = try await rename(harness, ["invalidate": false])
+            #expect(try await harness.eventually { harness.receiver.deliveries.count == 1 })
+            let job = try await harness.job(id).json
+            #expect((job["invalidation"] as? [String: Any])?["status"] as? String == "not_requested")
+            #expect((job["callback"] as? [String: Any])?["status"] as? String == "delivered")
+        }
+    }
+
+    @Test func failedRenamesAreCalledBackToo() async throws {
+        try await Harness.run { harness in
+            let reply = try await harness.submit([
+                "from_public_id": "products/none", "to_public_id": "products/b", "callback_url": harness.callbackURL,
+            ])
+            let id = try #require(reply.json["id"] as? String)
+            #expect(try await harness.eventually { harness.receiver.deliveries.count == 1 })
+            let event = try #require(try JSONSerialization.jsonObject(with: Data(harness.receiver.deliveries[0].body)) as? [String: Any])
+            #expect(event["type"] as? String == "rename.failed")
+            #expect((event["data"] as? [String: Any])?["id"] as? String == id)
+        }
+    }
+
+    func callbackBlock(_ harness: Harness, _ id: String, until status: String) async throws -> [String: Any] {
+        var block: [String: Any] = [:]
+        _ = try await harness.eventually {
+            block = try await harness.job(id).json["callback"] as? [String: Any] ?? [:]
+            return block["status"] as? String == status
+        }
+        return block
+    }
+
+    @Test func retriedUntilDeliveredUnderOneWebhookID() async throws {
+        try await Harness.run { harness in
+            harness.receiver.script(.init(status: 500), .init(status: 500))
+            let id = try await rename(harness, ["invalidate": false])
+            let block = try await callbackBlock(harness, id, until: "delivered")
+            #expect(block["status"] as? String == "delivered")
+            #expect(block["attempts"] as? Int == 3)
+            #expect(block["last_status"] as? Int == 200)
+            let deliveries = harness.receiver.deliveries
+            #expect(deliveries.count == 3)
+            #expect(Set(deliveries.compactMap(\.webhookID)).count == 1)
+            #expect(Set(deliveries.map(\.body)).count == 1)
+            #expect(deliveries.allSatisfy { $0.verified })
+        }
+    }
+
+    @Test func goneStopsAtOnce() async throws {
+        try await Harness.run { harness in
+            harness.receiver.script(.init(status: 410))
+            let id = try await rename(harness, ["invalidate": false])
+            let block = try await callbackBlock(harness, id, until: "gone")
+            #expect(block["attempts"] as? Int == 1)
+            #expect(block["last_status"] as? Int == 410)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(harness.receiver.deliveries.count == 1)
+        }
+    }
+
+    @Test func redirectsAreNotFollowed() async throws {
+        try await Harness.run(["callbacks.retry_schedule_seconds": "0.1"]) { harness in
+            let elsewhere = "http://127.0.0.1:\(harness.receiverRun.port)/hooks/elsewhere"
+            harness.receiver.script(.init(status: 302, headers: ["Location": elsewhere]), .init(status: 307, headers: ["Location": elsewhere]))
+            let id = try await rename(harness, ["invalidate": false])
+            let block = try await callbackBlock(harness, id, until: "failed")
+            #expect(block["attempts"] as? Int == 2)
+            #expect(block["last_status"] as? Int == 307)
+            #expect(harness.receiver.deliveries.allSatisfy { $0.path == "/hooks/renames" })
+        }
+    }
+
+    @Test func aSlowReceiverTimesOutAndIsRetried() async throws {
+        try await Harness.run(["callbacks.timeout_seconds": "0.3"]) { harness in
+            harness.receiver.script(.init(status: 200, delaySeconds: 1.5))
+            let id = try await rename(harness, ["invalidate": false])
+            let block = try await callbackBlock(harness, id, until: "delivered")
+            #expect(block["attempts"] as? Int == 2)
+            #expect(harness.receiver.deliveries.count == 2)
+        }
+    }
+
+    @Test func rotationSignsWithEverySecret() async throws {
+        let newer = WebhookSecret.generate()
+        try await Harness.run(["clients.catalog.callback_secrets": "\(newer.encoded),\(Harness.webhookSecret)"]) { harness in
+            let id = try await rename(harness, ["invalidate": false])
+            _ = try await callbackBlock(harness, id, until: "delivered")
+            let delivery = try #require(harness.receiver.deliveries.first)
+            // The receiver only knows the older secret and still verifies.
+            #expect(delivery.verified)
+            #expect(delivery.webhookSignature?.split(separator: " ").count == 2)
+            let timestamp = try #require(delivery.webhookTimestamp)
+            try StandardWebhooks(secrets: [newer]).verify(
+                id: delivery.webhookID,
+                timestamp: timestamp,
+                signatureHeader: delivery.webhookSignature,
+                body: delivery.body,
+                now: Double(timestamp)!
+            )
+        }
+    }
+
+    @Test func theStandardWebhooksReferenceLibraryVerifiesOurCallbacks() async throws {
+        try await Harness.run { harness in
+            harness.receiver.script(.init(status: 500))
+            let id = try await rename(harness, ["invalidate": false, "client_reference": "ünïcødé & \"quotes\" </>"])
+            _ = try await callbackBlock(harness, id, until: "delivered")
+            let deliveries = harness.receiver.deliveries
+            #expect(deliveries.count == 2)
+            let capture: [String: Any] = [
+                "secret": Harness.webhookSecret,
+                "deliveries": deliveries.map { delivery in
+                    [
+                        "headers": [
+                            "webhook-id": delivery.webhookID ?? "", "webhook-timestamp": delivery.webhookTimestamp ?? "",
+                            "webhook-signature": delivery.webhookSignature ?? "",
+                        ],
+                        "body_base64": Data(delivery.body).base64EncodedString(),
+                    ]
+                },
+            ]
+            let file = FileManager.default.temporaryDirectory.appending(path: "capture-\(UUID().uuidString).json")
+            defer { try? FileManager.default.removeItem(at: file) }
+            try JSONSerialization.data(withJSONObject: capture).write(to: file)
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .appending(path: "Interop/verify_standard_webhooks.py")
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", script.path, file.path]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(text)")
+            #expect(text.contains("2 verified"), "\(text)")
+        }
+    }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import Logging
+import RenamerConfig
+import RenamerCrypto
+import Testing
+
+@testable import RenamerCore
+
+struct CallbackFixture {
+    static let secrets = ["whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "whsec_ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="]
+    let store = JobStore()
+    let clock = ManualClock()
+    let transport: ScriptedTransport
+    let delivery: CallbackDelivery
+
+    init(_ responses: [CallbackResponse] = [], schedule: String = "5,30,120", secrets: [String] = [secrets[0]]) async throws {
+        let configuration = try await ConfigurationLoader.load(
+            .init(overrides: [
+                "clouds.main.cloud_name": "d", "clouds.main.api_key": "k", "clouds.main.api_secret": "s",
+                "clients.c.token_sha256": String(repeating: "a", count: 64),
+                "clients.c.callback_url_prefixes": "https://caller.example/hooks/",
+                "clients.c.callback_secrets": secrets.joined(separator: ","),
+                "callbacks.retry_schedule_seconds": schedule,
+            ])
+        )
+        transport = ScriptedTransport(responses)
+        // Jitter factor fixed at its upper bound (1.2) so delays are predictable.
+        delivery = CallbackDelivery(
+            configuration: configuration,
+            store: store,
+            transport: transport,
+            clock: clock,
+            logger: Logger(label: "t"),
+            random: { $0.upperBound }
+        )
+    }
+
+    func finalJob(url: String = "https://caller.example/hooks/renames", status: JobStatus = .completed) -> RenameJob {
+        let now = clock.now()
+        var job = RenameJob(
+            id: "rn_1",
+            client: "c",
+            status: .queued,
+            cloud: "main",
+            fromPublicID: "a",
+            toPublicID: "b",
+            resourceType: .image,
+            type: .upload,
+            toType: nil,
+            overwrite: false,
+            invalidate: false,
+            clientReference: "ref-7",
+            attempts: 1,
+            createdAt: now,
+            updatedAt: now,
+            completedAt: nil,
+            result: nil,
+            invalidation: .init(status: .notRequested, method: nil, confirmedAt: nil),
+            error: nil,
+            callback: .init(url: url, status: .pending, attempts: 0, lastStatus: nil)
+        )
+        #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 10))
+        job = store.update("rn_1", now: now) { $0.status = .renaming }!
+        job = store.update("rn_1", now: now) { $0.status = status }!
+        return job
+    }
+
+    var callback: RenameJob.Callback? { store.job("rn_1")?.callback }
+}
+
+@Suite("Callback delivery")
+struct CallbackDeliveryTests {
+    @Test func retriesUntilDeliveredWithOneStableEvent() async throws {
+        let fixture = try await CallbackFixture([.status(500, retryAfter: nil), .status(500, retryAfter: nil)])
+        fixture.delivery.jobFinal(fixture.finalJob())
+        #expect(await eventually { fixture.transport.requests.count == 1 })
+        #expect(await eventually { fixture.clock.pendingDelays == [6] })  // 5 s · 1.2
+        #expect(fixture.callback?.status == .pending)
+        #expect(fixture.callback?.attempts == 1)
+        #expect(fixture.callback?.lastStatus == 500)
+        fixture.clock.advance(by: 6)
+        #expect(await eventually { fixture.clock.pendingDelays == [36] })  // 30 s · 1.2
+        fixture.clock.advance(by: 36)
+        #expect(await eventually { fixture.callback?.status == .delivered })
+        #expect(fixture.callback?.attempts == 3)
+        #expect(fixture.callback?.lastStatus == 200)
+        let requests = fixture.transport.requests
+        #expect(requests.count == 3)
+        #expect(Set(requests.map { $0.headers["webhook-id"] ?? "" }).count == 1)
+        #expect(Set(requests.map(\.body)).count == 1)
+        // Every attempt is signed for its own timestamp and verifies.
+        let webhooks = StandardWebhooks(secrets: [WebhookSecret(CallbackFixture.secrets[0])!])
+        for request in requests {
+            let timestamp = try #require(request.headers["webhook-timestamp"])
+            try webhooks.verify(
+                id: request.headers["webhook-id"],
+                timestamp: timestamp,
+                signatureHeader: request.headers["webhook-signature"],
+                body: request.body,
+                now: Double(timestamp)!
+            )
+        }
+        let event = try #require(try JSONSerialization.jsonObject(with: Data(requests[0].body)) as? [String: Any])
+        #expect(event["type"] as? String == "rename.completed")
+        #expect((event["data"] as? [String: Any])?["client_reference"] as? String == "ref-7")
+        #expect(requests[0].headers["Content-Type"] == "application/json")
+    }
+
+    @Test func failedJobsSendRenameFailed() async throws {
+        let fixture = try await CallbackFixture()
+        fixture.delivery.jobFinal(fixture.finalJob(status: .failed))
+        #expect(await eventually { fixture.callback?.status == .delivered })
+        let event = try #require(try JSONSerialization.jsonObject(with: Data(fixture.transport.requests[0].body)) as? [String: Any])
+        #expect(event["type"] as? String == "rename.failed")
+    }
+
+    @Test func goneStopsDelivery() async throws {
+        let fixture = try await CallbackFixture([.status(410, retryAfter: nil)])
+        fixture.delivery.jobFinal(fixture.finalJob())
+        #expect(await eventually { fixture.callback?.status == .gone })
+        #expect(fixture.callback?.attempts == 1)
+        #expect(fixture.callback?.lastStatus == 410)
+        #expect(fixture.clock.pendingDelays.isEmpty)
+    }
+
+    @Test func redirectsAreFailuresAndRetryAfterIsHonoured() async throws {
+        let fixture = try await CallbackFixture([.status(302, retryAfter: nil), .status(503, retryAfter: 100)])
+        fixture.delivery.jobFinal(fixture.finalJob())
+        #expect(await eventually { fixture.clock.pendingDelays == [6] })
+        #expect(fixture.callback?.lastStatus == 302)
+        fixture.clock.advance(by: 6)
+        #expect(await eventually { fixture.clock.pendingDelays == [100] })
+        fixture.clock.advance(by: 100)
+        #expect(await eventually { fixture.callback?.status == .delivered })
+    }
+
+    @Test func scheduleExhaustedFails() async throws {
+        let fixture = try await CallbackFixture(
+            [.failed(reason: "timeout"), .status(500, retryAfter: nil), .failed(reason: "refused")],
+            schedule: "1,2"
+        )
+        fixture.delivery.jobFinal(fixture.finalJob())
+        for delay in [1.2, 2.4] {
+            #expect(await eventually { fixture.clock.pendingDelays.count == 1 && abs(fixture.clock.pendingDelays[0] - delay) < 1e-6 })
+            fixture.clock.advance(by: delay)
+        }
+        #expect(await eventually { fixture.callback?.status == .failed })
+        #expect(fixture.callback?.attempts == 3)
+        #expect(fixture.callback?.lastStatus == nil)
+        #expect(fixture.store.job("rn_1")?.callbackEvent?.nextAttemptAt == nil)
+    }
+
+    @Test func urlOutsideThePrefixesIsNeverContacted() async throws {
+        let fixture = try await CallbackFixture()
+        fixture.delivery.jobFinal(fixture.finalJob(url: "https://caller.example/hooksevil"))
+        #expect(await eventually { fixture.callback?.status == .failed })
+        #expect(fixture.transport.requests.isEmpty)
+        #expect(fixture.callback?.attempts == 0)
+    }
+
+    @Test func rotationSendsOneSignaturePerSecret() async throws {
+        let fixture = try await CallbackFixture(secrets: CallbackFixture.secrets)
+        fixture.delivery.jobFinal(fixture.finalJob())
+        #expect(await eventually { fixture.callback?.status == .delivered })
+        let request = try #require(fixture.transport.requests.first)
+        let header = try #require(request.headers["webhook-signature"])
+        #expect(header.split(separator: " ").count == 2)
+        for secret in CallbackFixture.secrets {
+            let timestamp = try #require(request.headers["webhook-timestamp"])
+            try StandardWebhooks(secrets: [WebhookSecret(secret)!]).verify(
+                id: request.headers["webhook-id"],
+                timestamp: timestamp,
+                signatureHeader: header,
+                body: request.body,
+                now: Double(timestamp)!
+            )
+        }
+    }
+
+    @Test func cancelledJobsSendNothing() async throws {
+        let fixture = try await CallbackFixture()
+        let now = fixture.clock.now()
+        var job = fixture.finalJob(status: .renaming)
+        job = fixture.store.update("rn_1", now: now) { $0.status = .failed }!
+        _ = job
+        let cancelled = try #require(fixture.store.job("rn_1"))
+        var copy = cancelled
+        copy.status = .cancelled
+        fixture.delivery.jobFinal(copy)
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(fixture.transport.requests.isEmpty)
+    }
+}

@@ -1,0 +1,277 @@
+import Foundation
+import Logging
+import RenamerConfig
+import Synchronization
+import Testing
+
+@testable import RenamerCore
+
+/// Confirmation with a manual clock: probe schedules and deadlines run without waiting.
+struct ConfirmerFixture {
+    let store = JobStore()
+    let clock = ManualClock()
+    let prober: ScriptedProber
+    let confirmer: InvalidationConfirmer
+    let completed = CompletedJobs()
+
+    init(method: String, prober: ScriptedProber = ScriptedProber(), extra: [String: String] = [:]) async throws {
+        var values = [
+            "clouds.main.cloud_name": "demo", "clouds.main.api_key": "k", "clouds.main.api_secret": "s",
+            "clouds.main.delivery_base_url": "https://cdn.example/demo", "clouds.main.invalidation.method": method,
+            "clouds.main.invalidation.max_wait_seconds": "100", "clouds.main.invalidation.settle_seconds": "5",
+        ]
+        values.merge(extra) { $1 }
+        let configuration = try await ConfigurationLoader.load(.init(overrides: values))
+        self.prober = prober
+        let completed = self.completed
+        confirmer = InvalidationConfirmer(
+            configuration: configuration,
+            store: store,
+            prober: prober,
+            clock: clock,
+            logger: Logger(label: "test"),
+            onCompleted: { job in completed.append(job) }
+        )
+    }
+
+    /// A job that just renamed, `confirming_invalidation`.
+    func renamedJob(method: RenameJob.Invalidation.Method, from: String = "products/a b", notified: Bool = false) -> RenameJob {
+        let now = clock.now()
+        var job = RenameJob(
+            id: "rn_1",
+            client: "c",
+            status: .queued,
+            cloud: "main",
+            fromPublicID: from,
+            toPublicID: "products/new",
+            resourceType: .image,
+            type: .upload,
+            toType: nil,
+            overwrite: false,
+            invalidate: true,
+            clientReference: nil,
+            attempts: 1,
+            createdAt: now,
+            updatedAt: now,
+            completedAt: nil,
+            result: nil,
+            invalidation: .init(status: .pending, method: method, confirmedAt: nil),
+            error: nil,
+            callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
+        )
+        #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 10))
+        job = store.update(job.id, now: now) { job in
+            job.status = .renaming
+        }!
+        job = store.update(job.id, now: now) { job in
+            job.status = .confirmingInvalidation
+            if notified { job.notifiedAt = now }
+        }!
+        return job
+    }
+
+    var invalidation: RenameJob.Invalidation? { store.job("rn_1")?.invalidation }
+    var status: JobStatus? { store.job("rn_1")?.status }
+}
+
+@Suite("Invalidation confirmation")
+struct InvalidationConfirmerTests {
+    @Test func probeUntil404WithDoublingBackoff() async throws {
+        let fixture = try await ConfirmerFixture(method: "probe", prober: ScriptedProber([.status(200), .status(200), .status(200), .status(404)]))
+        fixture.confirmer.begin(fixture.renamedJob(method: .probe))
+        // The first probe goes out at once.
+        #expect(await eventually { fixture.prober.urls.count == 1 })
+        #expect(fixture.prober.urls[0] == "https://cdn.example/demo/image/upload/products/a%20b")
+        for (index, delay) in [2.0, 4.0, 8.0].enumerated() {
+            #expect(await eventually { fixture.clock.pendingDelays.contains(delay) })
+            fixture.clock.advance(by: delay)
+            #expect(await eventually { fixture.prober.urls.count == index + 2 })
+        }
+        #expect(await eventually { fixture.status == .completed })
+        #expect(fixture.invalidation?.status == .confirmed)
+        #expect(fixture.invalidation?.confirmedAt == fixture.clock.now())
+        #expect(await eventually { fixture.completed.count == 1 })
+    }
+
+    @Test func probeBackoffIsCappedAtThirtySeconds() async throws {
+        let fixture = try await ConfirmerFixture(method: "probe", extra: ["clouds.main.invalidation.max_wait_seconds": "1000"])
+        fixture.confirmer.begin(fixture.renamedJob(method: .probe))
+        var delays: [Double] = []
+        for _ in 0..<7 {
+            #expect(await eventually { fixture.clock.pendingDelays.count == 2 })
+            let delay = try #require(fixture.clock.pendingDelays.first)
+            delays.append(delay)
+            fixture.clock.advance(by: delay)
+        }
+        #expect(delays == [2, 4, 8, 16, 30, 30, 30])
+    }
+
+    @Test(arguments: [ProbeOutcome.status(410), .status(403), .status(404)])
+    func anyClientErrorButTooManyRequestsConfirms(_ outcome: ProbeOutcome) async throws {
+        let fixture = try await ConfirmerFixture(method: "probe", prober: ScriptedProber([outcome]))
+        fixture.confirmer.begin(fixture.renamedJob(method: .probe))
+        #expect(await eventually { fixture.status == .completed })
+        #expect(fixture.invalidation?.status == .confirmed)
+    }
+
+    @Test(arguments: [ProbeOutcome.status(429), .status(500), .status(301), .failed(reason: "reset")])
+    func otherAnswersKeepProbing(_ outcome: ProbeOutcome) async throws {
+        let fixture = try await ConfirmerFixture(method: "probe", prober: ScriptedProber([outcome, .status(404)]))
+        fixture.confirmer.begin(fixture.renamedJob(method: .probe))
+        #expect(await eventually { fixture.clock.pendingDelays.contains(2) })
+        #expect(fixture.status == .confirmingInvalidation)
+        fixture.clock.advance(by: 2)
+        #expect(await eventually { fixture.status == .completed })
+    }
+
+    @Test func nothingConfirmsWithinMaxWaitIsUnconfirmed() async throws {
+        let fixture = try await ConfirmerFixture(method: "probe", prober: ScriptedProber(fallback: .status(200)))
+        fixture.confirmer.begin(fixture.renamedJob(method: .probe))
+        #expect(await eventually { fixture.prober.urls.count == 1 })
+        for _ in 0..<10 where fixture.status == .confirmingInvalidation {
+            fixture.clock.advance(by: 30)
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(await eventually { fixture.status == .completed })
+        #expect(fixture.invalidation?.status == .unconfirmed)
+        #expect(fixture.invalidation?.confirmedAt == nil)
+        #expect(await eventually { fixture.completed.count == 1 })
+    }
+
+    @Test func notificationMethodConfirmsOnTheNotification() async throws {
+        let fixture = try await ConfirmerFixture(method: "notification")
+        fixture.confirmer.begin(fixture.renamedJob(method: .notification))
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(fixture.status == .confirmingInvalidation)
+        let notified = fixture.store.update("rn_1", now: fixture.clock.now()) { $0.notifiedAt = fixture.clock.now() }!
+        fixture.confirmer.notificationArrived(notified)
+        #expect(await eventually { fixture.status == .completed })
+        #expect(fixture.invalidation?.status == .confirmed)
+        #expect(fixture.prober.urls.isEmpty)
+    }
+
+    @Test func notificationBeforeTheRenameReturnedStillConfirms() async throws {
+        let fixture = try await ConfirmerFixture(method: "notification")
+        fixture.confirmer.begin(fixture.renamedJob(method: .notification, notified: true))
+        #expect(await eventually { fixture.status == .completed })
+        #expect(fixture.invalidation?.status == .confirmed)
+    }
+
+    @Test func delayMethodSettlesAfterTheNotification() async throws {
+        let fixture = try await ConfirmerFixture(method: "delay")
+        fixture.confirmer.begin(fixture.renamedJob(method: .delay))
+        fixture.clock.advance(by: 10)
+        let notified = fixture.store.update("rn_1", now: fixture.clock.now()) { $0.notifiedAt = fixture.clock.now() }!
+        fixture.confirmer.notificationArrived(notified)
+        #expect(await eventually { fixture.clock.pendingDelays.contains(5) })
+        fixture.clock.advance(by: 4.9)
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(fixture.status == .confirmingInvalidation)
+        fixture.clock.advance(by: 0.1)
+        #expect(await eventually { fixture.status == .completed })
+        #expect(fixture.invalidation?.status == .confirmed)
+    }
+
+    @Test func delayMethodWithoutNotificationEndsUnconfirmed() async throws {
+        let fixture = try await ConfirmerFixture(method: "delay")
+        fixture.confirmer.begin(fixture.renamedJob(method: .delay))
+        #expect(await eventually { fixture.clock.pendingDelays == [100] })
+        fixture.clock.advance(by: 100)
+        #expect(await eventually { fixture.status == .completed })
+        #expect(fixture.invalidation?.status == .unconfirmed)
+    }
+
+    @Test func probesShareABoundedPool() async throws {
+        let store = JobStore()
+        let gate = GatedProber()
+        let configuration = try await ConfigurationLoader.load(
+            .init(overrides: ["clouds.main.cloud_name": "d", "clouds.main.api_key": "k", "clouds.main.api_secret": "s"])
+        )
+        let confirmer = InvalidationConfirmer(
+            configuration: configuration,
+            store: store,
+            prober: gate,
+            clock: ManualClock(),
+            logger: Logger(label: "t"),
+            maxConcurrentProbes: 3,
+            onCompleted: { _ in }
+        )
+        for index in 0..<10 {
+            let now = Date()
+            var job = RenameJob(
+                id: "rn_\(index)",
+                client: "c",
+                status: .queued,
+                cloud: "main",
+                fromPublicID: "a\(index)",
+                toPublicID: "b\(index)",
+                resourceType: .image,
+                type: .upload,
+                toType: nil,
+                overwrite: false,
+                invalidate: true,
+                clientReference: nil,
+                attempts: 1,
+                createdAt: now,
+                updatedAt: now,
+                completedAt: nil,
+                result: nil,
+                invalidation: .init(status: .pending, method: .probe, confirmedAt: nil),
+                error: nil,
+                callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
+            )
+            #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 100))
+            store.update(job.id, now: now) { $0.status = .renaming }
+            job = store.update(job.id, now: now) { $0.status = .confirmingInvalidation }!
+            confirmer.begin(job)
+        }
+        #expect(await eventually { gate.waiting == 3 })
+        try await Task.sleep(for: .milliseconds(30))
+        #expect(gate.waiting == 3)
+        gate.open()
+        #expect(await eventually { (0..<10).allSatisfy { store.job("rn_\($0)")?.status == .completed } })
+        #expect(gate.maxConcurrent == 3)
+    }
+}
+
+/// Holds probes until opened, counting how many run at once.
+final class GatedProber: DeliveryProber {
+    private let state = Mutex<(open: Bool, waiting: Int, running: Int, max: Int, held: [CheckedContinuation<Void, Never>])>((false, 0, 0, 0, []))
+
+    var waiting: Int { state.withLock { $0.waiting } }
+    var maxConcurrent: Int { state.withLock { $0.max } }
+
+    func open() {
+        let held = state.withLock { state in
+            state.open = true
+            defer { state.held = [] }
+            return state.held
+        }
+        for continuation in held { continuation.resume() }
+    }
+
+    func probe(url: String, timeout: Double) async -> ProbeOutcome {
+        await withCheckedContinuation { continuation in
+            let resume = state.withLock { state in
+                state.running += 1
+                state.max = max(state.max, state.running)
+                guard !state.open else { return true }
+                state.waiting += 1
+                state.held.append(continuation)
+                return false
+            }
+            if resume { continuation.resume() }
+        }
+        state.withLock { $0.running -= 1 }
+        return .status(404)
+    }
+}
+
+/// Jobs the confirmer reported completed.
+final class CompletedJobs: Sendable {
+    private let jobs = Mutex<[RenameJob]>([])
+
+    func append(_ job: RenameJob) { jobs.withLock { $0.append(job) } }
+
+    var count: Int { jobs.withLock { $0.count } }
+}

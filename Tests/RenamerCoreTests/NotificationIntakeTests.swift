@@ -1,0 +1,127 @@
+import Foundation
+import Logging
+import RenamerConfig
+import Testing
+
+@testable import RenamerCore
+
+@Suite("Notification intake")
+struct NotificationIntakeTests {
+    struct Fixture {
+        let store = JobStore()
+        let clock = ManualClock()
+        let intake: NotificationIntake
+
+        init() async throws {
+            let configuration = try await ConfigurationLoader.load(
+                .init(overrides: [
+                    "clouds.main.cloud_name": "d", "clouds.main.api_key": "k", "clouds.main.api_secret": "s",
+                    "clouds.main.invalidation.method": "notification",
+                ])
+            )
+            let confirmer = InvalidationConfirmer(
+                configuration: configuration,
+                store: store,
+                prober: ScriptedProber(),
+                clock: clock,
+                logger: Logger(label: "t"),
+                onCompleted: { _ in }
+            )
+            intake = NotificationIntake(store: store, confirmer: confirmer, clock: clock, logger: Logger(label: "t"))
+        }
+
+        @discardableResult
+        func job(_ id: String, from: String, to: String, status: JobStatus = .renaming, type: DeliveryType = .upload) -> RenameJob {
+            let now = clock.now()
+            let job = RenameJob(
+                id: id,
+                client: "c",
+                status: .queued,
+                cloud: "main",
+                fromPublicID: from,
+                toPublicID: to,
+                resourceType: .image,
+                type: type,
+                toType: nil,
+                overwrite: false,
+                invalidate: true,
+                clientReference: nil,
+                attempts: 1,
+                createdAt: now,
+                updatedAt: now,
+                completedAt: nil,
+                result: nil,
+                invalidation: .init(status: .pending, method: .notification, confirmedAt: nil),
+                error: nil,
+                callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
+            )
+            #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 100))
+            if status != .queued { store.update(id, now: now) { $0.status = .renaming } }
+            return store.job(id)!
+        }
+
+        func body(_ fields: [String: String]) -> [String: JSONValue] { fields.mapValues { .string($0) } }
+    }
+
+    @Test func renameNotificationMarksTheMatchingJob() async throws {
+        let fixture = try await Fixture()
+        fixture.job("rn_1", from: "a", to: "b")
+        let result = fixture.intake.handle(
+            cloud: "main",
+            jobHint: "rn_1",
+            body: fixture.body([
+                "notification_type": "rename", "from_public_id": "a", "to_public_id": "b", "resource_type": "image", "type": "upload",
+            ])
+        )
+        #expect(result == .accepted)
+        #expect(fixture.store.job("rn_1")?.notifiedAt != nil)
+    }
+
+    @Test func hintNamingAnotherJobLeavesItUntouched() async throws {
+        let fixture = try await Fixture()
+        fixture.job("rn_x", from: "x", to: "y")
+        fixture.job("rn_y", from: "a", to: "b")
+        let result = fixture.intake.handle(
+            cloud: "main",
+            jobHint: "rn_x",
+            body: fixture.body(["notification_type": "rename", "from_public_id": "a", "to_public_id": "b"])
+        )
+        #expect(result == .accepted)
+        #expect(fixture.store.job("rn_x")?.notifiedAt == nil)
+        #expect(fixture.store.job("rn_y")?.notifiedAt != nil)
+    }
+
+    @Test func nonMatchingOrForeignNotificationsAreIgnored() async throws {
+        let fixture = try await Fixture()
+        fixture.job("rn_1", from: "a", to: "b")
+        let rename = ["notification_type": "rename", "from_public_id": "a", "to_public_id": "b"]
+        #expect(fixture.intake.handle(cloud: "other", jobHint: "rn_1", body: fixture.body(rename)) == .ignored)
+        var wrongType = rename
+        wrongType["resource_type"] = "video"
+        #expect(fixture.intake.handle(cloud: "main", jobHint: "rn_1", body: fixture.body(wrongType)) == .ignored)
+        #expect(
+            fixture.intake.handle(cloud: "main", jobHint: "rn_1", body: fixture.body(["notification_type": "upload", "public_id": "a"])) == .ignored
+        )
+        #expect(
+            fixture.intake.handle(
+                cloud: "main",
+                jobHint: "rn_1",
+                body: ["notification_type": .string("rename"), "from_public_id": .number(1), "to_public_id": .null]
+            ) == .ignored
+        )
+        #expect(fixture.intake.handle(cloud: "main", jobHint: nil, body: [:]) == .ignored)
+        #expect(fixture.store.job("rn_1")?.notifiedAt == nil)
+    }
+
+    @Test func replayCacheRemembersForItsRetention() {
+        let cache = NotificationReplayCache(retentionSeconds: 60, capacity: 3)
+        let now = Date()
+        #expect(!cache.contains(timestamp: "1", signature: "a", now: now))
+        cache.remember(timestamp: "1", signature: "a", now: now)
+        #expect(cache.contains(timestamp: "1", signature: "a", now: now))
+        #expect(!cache.contains(timestamp: "2", signature: "a", now: now))
+        #expect(!cache.contains(timestamp: "1", signature: "a", now: now.addingTimeInterval(61)))
+        for index in 0..<10 { cache.remember(timestamp: "t\(index)", signature: "s", now: now) }
+        #expect(cache.count <= 3)
+    }
+}
