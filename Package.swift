@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // C module over libcrypto (Debian: libssl-dev). Every digest, MAC and random byte goes through it.
@@ -77,10 +78,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The SQLite journal (GRDB, WAL, group commit) behind the in-memory job store.
+        .target(
+            name: "RenamerJournal",
+            dependencies: [
+                "RenamerCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP daemon: Hummingbird application, operations endpoints, metrics, lifecycle.
         .target(
             name: "RenamerServer",
             dependencies: [
+                "RenamerJournal",
                 "RenamerOutbound",
                 "RenamerConfig",
                 "RenamerCore",
@@ -150,6 +162,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "RenamerJournalTests",
+            dependencies: [
+                "RenamerCore", "RenamerJournal", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "RenamerConfigTests",
             dependencies: ["RenamerConfig"],
             swiftSettings: swiftSettings
@@ -184,6 +204,7 @@ let package = Package(
             name: "AssetRenamerCLITests",
             dependencies: [
                 "RenamerCrypto",
+                "RenamerServer",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import RenamerConfig
 import RenamerServer
@@ -18,7 +19,12 @@ struct Serve: AsyncParsableCommand {
                 "host": "\(configuration.http.host)", "port": "\(configuration.http.port)",
             ]
         )
-        try await Daemon(configuration: configuration, logger: logger).run()
+        do {
+            try await Daemon(configuration: configuration, logger: logger).run()
+        } catch let error as StartupError {
+            FileHandle.standardError.write(Data("asset-renamer: cannot start: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
         logger.info("stopped")
     }
 }

@@ -61,7 +61,7 @@ public struct RenamerConfiguration: Sendable {
     }
 
     /// A caller with a bearer token and the scopes it may use.
-    public struct Client: Sendable, Equatable {
+    public struct Client: Sendable, Equatable, CustomStringConvertible {
         public var name: String
         /// SHA-256 of the bearer token (32 bytes).
         public var tokenSHA256: [UInt8]
@@ -76,6 +76,8 @@ public struct RenamerConfiguration: Sendable {
         public var callbackSecrets: [WebhookSecret] = []
         /// Request rate limit; nil means unlimited.
         public var maxRequestsPerSecond: Double?
+
+        public var description: String { "Client(\(name), clouds: \(clouds))" }
     }
 
     public struct Queue: Sendable, Equatable {

@@ -51,8 +51,8 @@ struct NotificationTests {
                 .signature(body: Array(body.utf8), timestamp: String(now), algorithm: .sha1)
             let refused: [(String, Harness.Reply)] = [
                 ("wrong secret", try await harness.notify(body, secret: "forged", job: id)),
-                ("stale", try await harness.notify(body, timestamp: now - 7201, job: id)),
-                ("future", try await harness.notify(body, timestamp: now + 301, job: id)),
+                ("stale", try await harness.notify(body, timestamp: now - 7210, job: id)),
+                ("future", try await harness.notify(body, timestamp: now + 310, job: id)),
                 ("no headers", try await harness.notify(body, job: id, omitHeaders: true)),
                 ("uppercase", try await harness.notify(body, timestamp: now, job: id, signature: valid.uppercased())),
                 ("truncated", try await harness.notify(body, timestamp: now, job: id, signature: String(valid.dropLast()))),

@@ -14,10 +14,22 @@ public final class NotificationReplayCache: Sendable {
     private let state = Mutex(State())
     private let retention: Double
     private let capacity: Int
+    private let journal: any JobJournal
 
-    public init(retentionSeconds: Double, capacity: Int = 1_000_000) {
+    public init(retentionSeconds: Double, capacity: Int = 1_000_000, journal: any JobJournal = NoJournal()) {
         retention = retentionSeconds
         self.capacity = capacity
+        self.journal = journal
+    }
+
+    /// Loads the entries a journal kept.
+    public func restore(_ entries: [(key: String, expiresAt: Date)]) {
+        state.withLock { state in
+            for (key, expiry) in entries.sorted(by: { $0.expiresAt < $1.expiresAt }) {
+                state.expiries[key] = expiry
+                state.order.append((key, expiry))
+            }
+        }
     }
 
     static func key(timestamp: String, signature: String) -> String { timestamp + ":" + signature }
@@ -40,6 +52,7 @@ public final class NotificationReplayCache: Sendable {
             state.expiries[key] = expiry
             state.order.append((key, expiry))
         }
+        journal.recordNotification(key: key, expiresAt: expiry)
     }
 
     public var count: Int { state.withLock { $0.expiries.count } }

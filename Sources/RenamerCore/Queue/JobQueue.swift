@@ -79,6 +79,7 @@ public final class JobQueue: @unchecked Sendable {
     private var inFlight: [String: Int] = [:]
     private var pausedUntil: [String: Date] = [:]
     private var wakeArmed: Set<String> = []
+    private var draining = false
 
     public init(
         configuration: RenamerConfiguration,
@@ -105,10 +106,18 @@ public final class JobQueue: @unchecked Sendable {
     // MARK: - Public operations
 
     /// Queues an accepted job (already in ``store``) behind any job touching the same public IDs.
-    public func enqueue(_ job: RenameJob) {
+    ///
+    /// - Parameter recovered: The job was mid-rename when the process stopped: its last call's outcome
+    ///   is unknown, so the Admin API decides before anything is retried.
+    public func enqueue(_ job: RenameJob, recovered: Bool = false) {
         scheduler.async { [self] in
             updateDepth()
-            entries[job.id] = Entry(cloud: job.cloud, keys: job.assetKeys)
+            var entry = Entry(cloud: job.cloud, keys: job.assetKeys)
+            if recovered {
+                entry.next = .reconcile
+                entry.hadUnknownOutcome = true
+            }
+            entries[job.id] = entry
             for key in job.assetKeys { lines[key, default: []].append(job.id) }
             if isAtHeadOfItsLines(job.id) { ready[job.cloud, default: []].append(job.id) }
             pump()
@@ -139,6 +148,19 @@ public final class JobQueue: @unchecked Sendable {
         scheduler.sync {}
     }
 
+    /// Stops starting Cloudinary calls and waits, at most until `deadline`, for the calls in flight.
+    ///
+    /// - Returns: The number of calls still in flight at the deadline (their outcome is reconciled
+    ///   after a restart).
+    public func drain(until deadline: ContinuousClock.Instant) async -> Int {
+        scheduler.sync { draining = true }
+        while true {
+            let remaining = scheduler.sync { inFlight.values.reduce(0, +) }
+            if remaining == 0 || ContinuousClock.now >= deadline { return remaining }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     // MARK: - Scheduling (on `scheduler`)
 
     private func isAtHeadOfItsLines(_ id: String) -> Bool {
@@ -148,6 +170,7 @@ public final class JobQueue: @unchecked Sendable {
 
     /// Starts every ready job that a free slot and an unpaused cloud allow.
     private func pump() {
+        guard !draining else { return }
         let now = clock.now()
         for cloud in ready.keys.sorted() {
             if let until = pausedUntil[cloud] {
@@ -338,6 +361,14 @@ public final class JobQueue: @unchecked Sendable {
             return (.failed(.init(code: "max_attempts_exceeded", message: "gave up after \(job.attempts) attempts")), .lookup)
         }
         let attempts = store.update(job.id, now: clock.now()) { $0.attempts += 1 }?.attempts ?? job.attempts + 1
+        // The attempt must be durable before the call: after a crash it is reconciled, never repeated blind.
+        do {
+            try await store.journal.sync()
+        } catch {
+            store.update(job.id, now: clock.now()) { $0.attempts -= 1 }
+            logger.error("journal unavailable; rename postponed", metadata: ["job_id": "\(job.id)"])
+            return (.retry(delay: retry.delay(afterAttempts: attempts, retryAfter: nil), pauseCloud: false, next: .attempt), .notSent)
+        }
         let call = RenameCall(job: job, notificationURL: notificationURL(for: job))
         let outcome = await cloudinary.rename(call, cloud: context.cloud)
         let exhausted = attempts >= retry.maxAttempts

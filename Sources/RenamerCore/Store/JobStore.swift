@@ -48,8 +48,12 @@ public final class JobStore: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Where every change is made durable.
+    public let journal: any JobJournal
 
-    public init() {}
+    public init(journal: any JobJournal = NoJournal()) {
+        self.journal = journal
+    }
 
     // MARK: Idempotency
 
@@ -95,10 +99,12 @@ public final class JobStore: Sendable {
             state.sequenceOf[job.id] = sequence
             state.byClient[job.client, default: []].append((sequence, job.id))
             state.byRename[RenameKey(cloud: job.cloud, from: job.fromPublicID, to: job.toPublicID), default: []].append(job.id)
+            journal.record(job, sequence: sequence)
             if let key = idempotencyKey {
                 let slot = IdempotencyKey(client: job.client, key: key)
                 state.idempotency[slot] = .job(id: job.id, body: body)
                 state.keyOf[job.id] = slot
+                journal.recordIdempotencyKey(client: job.client, key: key, jobID: job.id, body: body)
             }
             return true
         }
@@ -129,8 +135,11 @@ public final class JobStore: Sendable {
                 if wasUnfinished && !isUnfinished { state.unfinishedRenames -= 1 }
                 if job.status.isFinal && job.completedAt == nil { job.completedAt = now }
             }
-            if job != old { job.updatedAt = now }
-            state.jobs[id] = job
+            if job != old {
+                job.updatedAt = now
+                state.jobs[id] = job
+                journal.record(job, sequence: state.sequenceOf[id] ?? 0)
+            }
             return job
         }
     }
@@ -182,6 +191,65 @@ public final class JobStore: Sendable {
     public func jobs(cloud: String, from: String, to: String) -> [RenameJob] {
         state.withLock { state in
             (state.byRename[RenameKey(cloud: cloud, from: from, to: to)] ?? []).compactMap { state.jobs[$0] }
+        }
+    }
+
+    /// Forgets jobs (purge after retention, or a job whose acceptance could not be made durable),
+    /// with their indexes and idempotency keys.
+    public func remove(_ ids: [String]) {
+        guard !ids.isEmpty else { return }
+        state.withLock { state in
+            for id in ids {
+                guard let job = state.jobs.removeValue(forKey: id) else { continue }
+                if job.status == .queued || job.status == .renaming { state.unfinishedRenames -= 1 }
+                let sequence = state.sequenceOf.removeValue(forKey: id)
+                if let sequence, var entries = state.byClient[job.client] {
+                    if let index = entries.firstIndex(where: { $0.sequence == sequence }) { entries.remove(at: index) }
+                    state.byClient[job.client] = entries.isEmpty ? nil : entries
+                }
+                let renameKey = RenameKey(cloud: job.cloud, from: job.fromPublicID, to: job.toPublicID)
+                state.byRename[renameKey]?.removeAll { $0 == id }
+                if state.byRename[renameKey]?.isEmpty == true { state.byRename[renameKey] = nil }
+                if let slot = state.keyOf.removeValue(forKey: id) { state.idempotency[slot] = nil }
+            }
+            journal.removeJobs(ids)
+        }
+    }
+
+    /// Final jobs that finished before `date`, for purging.
+    public func finishedJobs(before date: Date) -> [String] {
+        state.withLock { state in
+            state.jobs.values.filter { job in
+                guard job.status.isFinal, let completed = job.completedAt, completed < date else { return false }
+                // Keep a job while its callback is still being delivered.
+                return job.callbackEvent?.nextAttemptAt == nil
+            }.map(\.id)
+        }
+    }
+
+    /// Loads a journal's contents at start-up, before anything else touches the store.
+    public func restore(_ snapshot: JournalSnapshot) {
+        state.withLock { state in
+            for (job, sequence) in snapshot.jobs.sorted(by: { $0.sequence < $1.sequence }) {
+                state.jobs[job.id] = job
+                state.sequenceOf[job.id] = sequence
+                state.byClient[job.client, default: []].append((sequence, job.id))
+                state.byRename[RenameKey(cloud: job.cloud, from: job.fromPublicID, to: job.toPublicID), default: []].append(job.id)
+                if job.status == .queued || job.status == .renaming { state.unfinishedRenames += 1 }
+                state.nextSequence = max(state.nextSequence, sequence + 1)
+            }
+            for entry in snapshot.idempotencyKeys where state.jobs[entry.jobID] != nil {
+                let slot = IdempotencyKey(client: entry.client, key: entry.key)
+                state.idempotency[slot] = .job(id: entry.jobID, body: entry.body)
+                state.keyOf[entry.jobID] = slot
+            }
+        }
+    }
+
+    /// Every job, oldest first (recovery).
+    public var allJobs: [RenameJob] {
+        state.withLock { state in
+            state.jobs.values.sorted { (state.sequenceOf[$0.id] ?? 0) < (state.sequenceOf[$1.id] ?? 0) }
         }
     }
 

@@ -128,6 +128,14 @@ struct RenameRoutes: Sendable {
         guard store.insert(job, idempotencyKey: idempotencyKey, body: body, capacity: configuration.queue.capacity) else {
             throw reject("queue_full", .tooManyRequests("queue-full", "the queue is full", retryAfter: 5))
         }
+        // 202 is a promise: the job is durable before it is answered.
+        do {
+            try await store.journal.sync()
+        } catch {
+            store.remove([job.id])
+            context.logger.error("journal unavailable; rename refused", metadata: ["error": "\(error)"])
+            throw reject("journal_unavailable", .unavailable("the journal cannot be written", retryAfter: 5))
+        }
         queue.enqueue(job)
         metrics.counter("renamer_renames_accepted_total").increment()
         context.logger.info("rename accepted", metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"])

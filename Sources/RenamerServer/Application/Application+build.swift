@@ -34,6 +34,7 @@ public struct RenamerComponents: Sendable {
         cloudinary: (any CloudinaryAPI)? = nil,
         prober: any DeliveryProber = HTTPDeliveryProber(),
         callbackTransport: any CallbackTransport = HTTPCallbackTransport(),
+        journal: any JobJournal = NoJournal(),
         clock: any RenamerClock = SystemClock(),
         retry: RetryPolicy? = nil,
         readiness: Readiness = Readiness(),
@@ -44,7 +45,7 @@ public struct RenamerComponents: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
-        let store = JobStore()
+        let store = JobStore(journal: journal)
         self.store = store
         let callbacks = CallbackDelivery(
             configuration: configuration,
@@ -81,7 +82,49 @@ public struct RenamerComponents: Sendable {
             }
         )
         notifications = NotificationIntake(store: store, confirmer: confirmer, clock: clock, logger: logger)
-        replayCache = NotificationReplayCache(retentionSeconds: configuration.notifications.maxAgeSeconds)
+        replayCache = NotificationReplayCache(retentionSeconds: configuration.notifications.maxAgeSeconds, journal: journal)
+    }
+}
+
+extension RenamerComponents: CustomStringConvertible {
+    /// Short, and free of configuration values: service-lifecycle logs services by description.
+    public var description: String { "RenamerComponents" }
+}
+
+extension RenamerComponents {
+    /// Loads a journal's contents and resumes every unfinished job and undelivered callback
+    /// (SPEC §8), before the daemon reports ready.
+    ///
+    /// Jobs are resumed in acceptance order, which restores per-asset ordering. A job that was
+    /// mid-rename is reconciled through the Admin API before anything is retried.
+    /// - Returns: How many jobs were resumed.
+    @discardableResult
+    public func recover(from snapshot: JournalSnapshot) -> Int {
+        store.restore(snapshot)
+        replayCache.restore(snapshot.notifications)
+        var resumed = 0
+        for job in store.allJobs {
+            switch job.status {
+            case .queued:
+                queue.enqueue(job)
+            case .renaming:
+                queue.enqueue(job, recovered: true)
+            case .confirmingInvalidation:
+                confirmer.begin(job)
+            case .completed, .failed:
+                if job.callbackEvent?.nextAttemptAt != nil {
+                    callbacks.resume(job)
+                } else if job.callbackEvent == nil, job.callback.status == .pending {
+                    callbacks.jobFinal(job)
+                } else {
+                    continue
+                }
+            case .cancelled:
+                continue
+            }
+            resumed += 1
+        }
+        return resumed
     }
 }
 

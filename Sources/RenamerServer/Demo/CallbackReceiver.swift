@@ -48,7 +48,15 @@ public final class CallbackReceiver: Sendable {
     }
 
     public func script(_ answers: Answer...) {
+        script(contentsOf: answers)
+    }
+
+    public func script(contentsOf answers: [Answer]) {
         state.withLock { $0.script.append(contentsOf: answers) }
+    }
+
+    public func clearScript() {
+        state.withLock { $0.script.removeAll() }
     }
 
     public var deliveries: [Delivery] { state.withLock { $0.deliveries } }

@@ -1,0 +1,34 @@
+import Foundation
+import Logging
+import RenamerConfig
+import RenamerCore
+import ServiceLifecycle
+
+/// Purges finished jobs after `storage.retention_days` (and expired notification entries), at
+/// start and then hourly, so the store and the journal stay bounded under steady load.
+struct HousekeepingService: Service {
+    let components: RenamerComponents
+    let purgeNotifications: @Sendable (Date) -> Void
+    var interval: Duration = .seconds(3600)
+
+    func run() async throws {
+        // Graceful shutdown cancels the sleep; that is a normal end, not a failure of the group.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                purge()
+                try await Task.sleep(for: interval)
+            }
+        }
+    }
+
+    func purge() {
+        let now = components.clock.now()
+        let cutoff = now.addingTimeInterval(-components.configuration.storage.retentionDays * 86400)
+        let expired = components.store.finishedJobs(before: cutoff)
+        components.store.remove(expired)
+        purgeNotifications(now)
+        if !expired.isEmpty {
+            components.logger.info("purged finished jobs", metadata: ["count": "\(expired.count)"])
+        }
+    }
+}
