@@ -36,33 +36,8 @@ struct CallbackFixture {
     }
 
     func finalJob(url: String = "https://caller.example/hooks/renames", status: JobStatus = .completed) -> RenameJob {
-        let now = clock.now()
-        var job = RenameJob(
-            id: "rn_1",
-            client: "c",
-            status: .queued,
-            cloud: "main",
-            fromPublicID: "a",
-            toPublicID: "b",
-            resourceType: .image,
-            type: .upload,
-            toType: nil,
-            overwrite: false,
-            invalidate: false,
-            clientReference: "ref-7",
-            attempts: 1,
-            createdAt: now,
-            updatedAt: now,
-            completedAt: nil,
-            result: nil,
-            invalidation: .init(status: .notRequested, method: nil, confirmedAt: nil),
-            error: nil,
-            callback: .init(url: url, status: .pending, attempts: 0, lastStatus: nil)
-        )
-        #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 10))
-        job = store.update("rn_1", now: now) { $0.status = .renaming }!
-        job = store.update("rn_1", now: now) { $0.status = status }!
-        return job
+        let job = RenameJob.fixture(callbackURL: url, clientReference: "ref-7", attempts: 1, now: clock.now())
+        return store.insert(job, movingThrough: status == .renaming ? [.renaming] : [.renaming, status], now: clock.now())!
     }
 
     var callback: RenameJob.Callback? { store.job("rn_1")?.callback }

@@ -37,37 +37,9 @@ struct ConfirmerFixture {
     /// A job that just renamed, `confirming_invalidation`.
     func renamedJob(method: RenameJob.Invalidation.Method, from: String = "products/a b", notified: Bool = false) -> RenameJob {
         let now = clock.now()
-        var job = RenameJob(
-            id: "rn_1",
-            client: "c",
-            status: .queued,
-            cloud: "main",
-            fromPublicID: from,
-            toPublicID: "products/new",
-            resourceType: .image,
-            type: .upload,
-            toType: nil,
-            overwrite: false,
-            invalidate: true,
-            clientReference: nil,
-            attempts: 1,
-            createdAt: now,
-            updatedAt: now,
-            completedAt: nil,
-            result: nil,
-            invalidation: .init(status: .pending, method: method, confirmedAt: nil),
-            error: nil,
-            callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
-        )
-        #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 10))
-        job = store.update(job.id, now: now) { job in
-            job.status = .renaming
-        }!
-        job = store.update(job.id, now: now) { job in
-            job.status = .confirmingInvalidation
-            if notified { job.notifiedAt = now }
-        }!
-        return job
+        var job = RenameJob.fixture(from: from, to: "products/new", invalidate: true, method: method, attempts: 1, now: now)
+        job.notifiedAt = notified ? now : nil
+        return store.insert(job, movingThrough: [.renaming, .confirmingInvalidation], now: now)!
     }
 
     var invalidation: RenameJob.Invalidation? { store.job("rn_1")?.invalidation }
@@ -197,33 +169,8 @@ struct InvalidationConfirmerTests {
             onCompleted: { _ in }
         )
         for index in 0..<10 {
-            let now = Date()
-            var job = RenameJob(
-                id: "rn_\(index)",
-                client: "c",
-                status: .queued,
-                cloud: "main",
-                fromPublicID: "a\(index)",
-                toPublicID: "b\(index)",
-                resourceType: .image,
-                type: .upload,
-                toType: nil,
-                overwrite: false,
-                invalidate: true,
-                clientReference: nil,
-                attempts: 1,
-                createdAt: now,
-                updatedAt: now,
-                completedAt: nil,
-                result: nil,
-                invalidation: .init(status: .pending, method: .probe, confirmedAt: nil),
-                error: nil,
-                callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
-            )
-            #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 100))
-            store.update(job.id, now: now) { $0.status = .renaming }
-            job = store.update(job.id, now: now) { $0.status = .confirmingInvalidation }!
-            confirmer.begin(job)
+            let job = RenameJob.fixture(id: "rn_\(index)", from: "a\(index)", to: "b\(index)", invalidate: true, method: .probe, attempts: 1)
+            confirmer.begin(store.insert(job, movingThrough: [.renaming, .confirmingInvalidation])!)
         }
         #expect(await eventually { gate.waiting == 3 })
         try await Task.sleep(for: .milliseconds(30))

@@ -84,31 +84,10 @@ struct JobModelTests {
     }
 
     @Test func assetKeysCoverSourceAndTarget() {
-        let date = Date()
-        let job = RenameJob(
-            id: "rn_1",
-            client: "c",
-            status: .queued,
-            cloud: "main",
-            fromPublicID: "a",
-            toPublicID: "b",
-            resourceType: .video,
-            type: .upload,
-            toType: nil,
-            overwrite: false,
-            invalidate: true,
-            clientReference: nil,
-            attempts: 0,
-            createdAt: date,
-            updatedAt: date,
-            completedAt: nil,
-            result: nil,
-            invalidation: .init(status: .pending, method: nil, confirmedAt: nil),
-            error: nil,
-            callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
-        )
+        let job = RenameJob.fixture(from: "a", to: "b", resourceType: .video)
         #expect(
             job.assetKeys == [.init(cloud: "main", resourceType: .video, publicID: "a"), .init(cloud: "main", resourceType: .video, publicID: "b")]
         )
+        #expect(RenameJob.fixture(from: "a", to: "a").assetKeys.count == 1)
     }
 }

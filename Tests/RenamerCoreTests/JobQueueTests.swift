@@ -37,29 +37,7 @@ struct QueueFixture {
 
     @discardableResult
     func submit(_ from: String, _ to: String, invalidate: Bool = false, cloud: String = "main") -> String {
-        let now = clock.now()
-        let job = RenameJob(
-            id: "rn_\(from)_\(to)",
-            client: "c",
-            status: .queued,
-            cloud: cloud,
-            fromPublicID: from,
-            toPublicID: to,
-            resourceType: .image,
-            type: .upload,
-            toType: nil,
-            overwrite: false,
-            invalidate: invalidate,
-            clientReference: nil,
-            attempts: 0,
-            createdAt: now,
-            updatedAt: now,
-            completedAt: nil,
-            result: nil,
-            invalidation: .init(status: invalidate ? .pending : .notRequested, method: nil, confirmedAt: nil),
-            error: nil,
-            callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
-        )
+        let job = RenameJob.fixture(id: "rn_\(from)_\(to)", cloud: cloud, from: from, to: to, invalidate: invalidate, now: clock.now())
         #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 100))
         queue.enqueue(job)
         return job.id

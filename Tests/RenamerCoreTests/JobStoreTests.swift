@@ -6,29 +6,7 @@ import Testing
 @Suite("Job store")
 struct JobStoreTests {
     func job(_ id: String, client: String = "a") -> RenameJob {
-        let now = Date()
-        return RenameJob(
-            id: id,
-            client: client,
-            status: .queued,
-            cloud: "main",
-            fromPublicID: "x",
-            toPublicID: "y",
-            resourceType: .image,
-            type: .upload,
-            toType: nil,
-            overwrite: false,
-            invalidate: false,
-            clientReference: nil,
-            attempts: 0,
-            createdAt: now,
-            updatedAt: now,
-            completedAt: nil,
-            result: nil,
-            invalidation: .init(status: .notRequested, method: nil, confirmedAt: nil),
-            error: nil,
-            callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
-        )
+        RenameJob.fixture(id: id, client: client, from: "x", to: "y")
     }
 
     @Test func idempotencyKeysAreScopedPerClient() {

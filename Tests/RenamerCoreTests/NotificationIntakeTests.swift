@@ -32,32 +32,8 @@ struct NotificationIntakeTests {
 
         @discardableResult
         func job(_ id: String, from: String, to: String, status: JobStatus = .renaming, type: DeliveryType = .upload) -> RenameJob {
-            let now = clock.now()
-            let job = RenameJob(
-                id: id,
-                client: "c",
-                status: .queued,
-                cloud: "main",
-                fromPublicID: from,
-                toPublicID: to,
-                resourceType: .image,
-                type: type,
-                toType: nil,
-                overwrite: false,
-                invalidate: true,
-                clientReference: nil,
-                attempts: 1,
-                createdAt: now,
-                updatedAt: now,
-                completedAt: nil,
-                result: nil,
-                invalidation: .init(status: .pending, method: .notification, confirmedAt: nil),
-                error: nil,
-                callback: .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
-            )
-            #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 100))
-            if status != .queued { store.update(id, now: now) { $0.status = .renaming } }
-            return store.job(id)!
+            let job = RenameJob.fixture(id: id, from: from, to: to, type: type, invalidate: true, method: .notification, attempts: 1)
+            return store.insert(job, movingThrough: status == .queued ? [] : [.renaming], now: clock.now())!
         }
 
         func body(_ fields: [String: String]) -> [String: JSONValue] { fields.mapValues { .string($0) } }

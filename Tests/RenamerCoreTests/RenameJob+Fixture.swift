@@ -1,0 +1,58 @@
+import Foundation
+
+@testable import RenamerCore
+
+extension RenameJob {
+    /// A job with test defaults; override what a test is about.
+    static func fixture(
+        id: String = "rn_1",
+        client: String = "c",
+        cloud: String = "main",
+        from: String = "a",
+        to: String = "b",
+        resourceType: ResourceType = .image,
+        type: DeliveryType = .upload,
+        invalidate: Bool = false,
+        method: Invalidation.Method? = nil,
+        callbackURL: String? = nil,
+        clientReference: String? = nil,
+        attempts: Int = 0,
+        now: Date = Date()
+    ) -> RenameJob {
+        RenameJob(
+            id: id,
+            client: client,
+            status: .queued,
+            cloud: cloud,
+            fromPublicID: from,
+            toPublicID: to,
+            resourceType: resourceType,
+            type: type,
+            toType: nil,
+            overwrite: false,
+            invalidate: invalidate,
+            clientReference: clientReference,
+            attempts: attempts,
+            createdAt: now,
+            updatedAt: now,
+            completedAt: nil,
+            result: nil,
+            invalidation: .init(status: invalidate ? .pending : .notRequested, method: method, confirmedAt: nil),
+            error: nil,
+            callback: .init(url: callbackURL, status: callbackURL == nil ? .none : .pending, attempts: 0, lastStatus: nil)
+        )
+    }
+}
+
+extension JobStore {
+    /// Inserts `job` and moves it through `statuses` in order, as the queue would.
+    @discardableResult
+    func insert(_ job: RenameJob, movingThrough statuses: [JobStatus], now: Date = Date()) -> RenameJob? {
+        guard insert(job, idempotencyKey: nil, body: .null, capacity: 1000) else { return nil }
+        var current = job
+        for status in statuses {
+            current = update(job.id, now: now) { $0.status = status } ?? current
+        }
+        return current
+    }
+}
