@@ -188,6 +188,8 @@ let package = Package(
             name: "IntegrationTests",
             dependencies: [
                 "CloudinaryEmulator",
+                "RenamerJournal",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 "RenamerConfig",
                 "RenamerCore",
                 "RenamerCrypto",

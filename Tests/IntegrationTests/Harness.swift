@@ -44,7 +44,11 @@ final class Harness: Sendable {
         self.receiverRun = receiverRun
     }
 
-    static func start(_ overrides: [String: String] = [:], emulatorSettings: EmulatorSettings = EmulatorSettings()) async throws -> Harness {
+    static func start(
+        _ overrides: [String: String] = [:],
+        emulatorSettings: EmulatorSettings = EmulatorSettings(),
+        journal: (any JobJournal)? = nil
+    ) async throws -> Harness {
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         let emulator = CloudinaryEmulator(settings: emulatorSettings, logger: logger)
         let emulatorRun = try await BackgroundRun.start { emulator.buildApplication(onListening: $0) }
@@ -67,7 +71,7 @@ final class Harness: Sendable {
         ]
         values.merge(overrides) { _, new in new }
         let configuration = try await ConfigurationLoader.load(.init(overrides: values))
-        let components = RenamerComponents(configuration: configuration, logger: logger)
+        let components = RenamerComponents(configuration: configuration, logger: logger, journal: journal ?? NoJournal())
         let daemonRun = try await BackgroundRun.start { onListening in
             buildApplication(components) { port in
                 components.readiness.markReady()
@@ -88,9 +92,10 @@ final class Harness: Sendable {
     static func run(
         _ overrides: [String: String] = [:],
         emulatorSettings: EmulatorSettings = EmulatorSettings(),
+        journal: (any JobJournal)? = nil,
         _ body: (Harness) async throws -> Void
     ) async throws {
-        let harness = try await start(overrides, emulatorSettings: emulatorSettings)
+        let harness = try await start(overrides, emulatorSettings: emulatorSettings, journal: journal)
         do {
             try await body(harness)
         } catch {

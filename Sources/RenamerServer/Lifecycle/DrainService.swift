@@ -19,14 +19,16 @@ struct DrainService: Service {
         // Suspends until SIGTERM/SIGINT (or cancellation).
         try? await gracefulShutdown()
         let logger = components.logger
-        components.readiness.beginDraining()
-        logger.info("draining: readiness is now 503, new renames are refused")
+        // Listen for a second signal before anything can observe the draining state.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let impatience = Task {
-            for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+            for await signal in signals {
                 logger.notice("second signal: exiting now", metadata: ["signal": "\(signal)"])
                 exit(0)
             }
         }
+        components.readiness.beginDraining()
+        logger.info("draining: readiness is now 503, new renames are refused")
         defer { impatience.cancel() }
         let deadline = ContinuousClock.now + .milliseconds(Int(components.configuration.shutdown.drainSeconds * 1000))
         let unfinished = await components.queue.drain(until: deadline)

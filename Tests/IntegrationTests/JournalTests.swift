@@ -1,0 +1,65 @@
+import CloudinaryEmulator
+import Foundation
+import GRDB
+import Logging
+import NIOHTTP1
+import RenamerCore
+import Testing
+
+@testable import RenamerJournal
+@testable import RenamerServer
+
+/// The journal under the live daemon (SPEC §8).
+@Suite("Journal under the daemon")
+struct JournalTests {
+    @Test func aFullDiskRefusesNewRenamesAndLosesNothingAccepted() async throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "full-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let journal = try SQLiteJournal(path: directory.appending(path: "j.sqlite").path, logger: Logger(label: "t"))
+        try await Harness.run(journal: journal) { harness in
+            harness.emulator.state.seed(publicID: "products/a")
+            harness.emulator.state.setPaused(true)
+            let accepted = try #require(
+                try await harness.submit(["from_public_id": "products/a", "to_public_id": "products/b", "invalidate": false]).json["id"] as? String
+            )
+            // Its first attempt is durable and in flight (the emulator is paused) before the disk fills up.
+            #expect(try await harness.eventually { try await harness.job(accepted).json["attempts"] as? Int == 1 })
+            try await journal.sync()
+            let pages = try await journal.database.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1 }
+            try await journal.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = \(pages)") }
+            var refused = 0
+            for index in 0..<20 {
+                let reply = try await harness.submit(["from_public_id": "products/n\(index)", "to_public_id": "products/m\(index)"])
+                if reply.status == 503 {
+                    refused += 1
+                    #expect(reply.header("Retry-After") != nil)
+                }
+            }
+            #expect(refused > 0)
+            // The accepted job goes on; once space returns, its progress reaches the journal.
+            harness.emulator.state.setPaused(false)
+            #expect(try await harness.waitForJob(accepted, status: "completed")["status"] as? String == "completed")
+            try await journal.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
+            #expect(
+                try await harness.eventually {
+                    try journal.load().jobs.first { $0.job.id == accepted }?.job.status == .completed
+                }
+            )
+        }
+    }
+
+    @Test func finishedJobsArePurgedAfterRetention() async throws {
+        try await Harness.run(["storage.retention_days": "0.00001"]) { harness in
+            harness.emulator.state.seed(publicID: "products/a")
+            let id = try #require(
+                try await harness.submit(["from_public_id": "products/a", "to_public_id": "products/b", "invalidate": false]).json["id"] as? String
+            )
+            _ = try await harness.waitForJob(id, status: "completed")
+            try await Task.sleep(for: .seconds(1))
+            HousekeepingService(components: harness.components, purgeNotifications: { _ in }).purge()
+            #expect(try await harness.job(id).status == 404)
+            #expect(harness.components.store.allJobs.isEmpty)
+        }
+    }
+}
