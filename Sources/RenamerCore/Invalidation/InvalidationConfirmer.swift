@@ -20,6 +20,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
 
     struct Tracking {
         var method: RenameJob.Invalidation.Method
+        var started = ContinuousClock.now
         var nextProbeDelay = InvalidationConfirmer.firstProbeBackoff
         var settleArmed = false
     }
@@ -174,6 +175,11 @@ public final class InvalidationConfirmer: @unchecked Sendable {
             factory: metrics
         ).increment()
         Counter(label: "renamer_jobs_finished_total", dimensions: [("status", "completed")], factory: metrics).increment()
+        Timer(
+            label: "renamer_invalidation_confirmation_seconds",
+            dimensions: [("method", tracking.method.rawValue), ("outcome", status.rawValue)],
+            factory: metrics
+        ).recordNanoseconds((ContinuousClock.now - tracking.started).nanoseconds)
         logger.info(
             "invalidation \(status.rawValue)",
             metadata: ["job_id": "\(id)", "cloud": "\(job.cloud)", "method": "\(tracking.method.rawValue)"]

@@ -370,7 +370,11 @@ public final class JobQueue: @unchecked Sendable {
             return (.retry(delay: retry.delay(afterAttempts: attempts, retryAfter: nil), pauseCloud: false, next: .attempt), .notSent)
         }
         let call = RenameCall(job: job, notificationURL: notificationURL(for: job))
+        let started = ContinuousClock.now
         let outcome = await cloudinary.rename(call, cloud: context.cloud)
+        Timer(label: "renamer_cloudinary_request_duration_seconds", factory: metrics).recordNanoseconds(
+            (ContinuousClock.now - started).nanoseconds
+        )
         let exhausted = attempts >= retry.maxAttempts
         switch outcome {
         case .renamed(let result):
@@ -415,5 +419,12 @@ public final class JobQueue: @unchecked Sendable {
         case 409: "cloudinary_conflict"
         default: "cloudinary_error"
         }
+    }
+}
+
+extension Duration {
+    /// Whole nanoseconds, for swift-metrics timers.
+    public var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

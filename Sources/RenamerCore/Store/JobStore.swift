@@ -253,6 +253,13 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// When the oldest job whose rename is not final yet was accepted (scanned: for metrics scrapes).
+    public var oldestUnfinishedRenameCreatedAt: Date? {
+        state.withLock { state in
+            state.jobs.values.lazy.filter { $0.status == .queued || $0.status == .renaming }.map(\.createdAt).min()
+        }
+    }
+
     /// Jobs whose rename is not final yet.
     public var unfinishedRenameCount: Int { state.withLock { $0.unfinishedRenames } }
 }

@@ -131,7 +131,9 @@ extension RenamerComponents {
 /// Builds the router every daemon serves; tests drive exactly this router.
 public func buildRouter(_ components: RenamerComponents) -> Router<RenamerRequestContext> {
     let router = Router(context: RenamerRequestContext.self)
-    OperationsRoutes(readiness: components.readiness, metrics: components.metrics).register(on: router)
+    router.add(middleware: RequestLogMiddleware())
+    OperationsRoutes(readiness: components.readiness, metrics: components.metrics, store: components.store, clock: components.clock)
+        .register(on: router)
     RenameRoutes(components).register(on: router)
     NotificationRoutes(components).register(on: router)
     return router

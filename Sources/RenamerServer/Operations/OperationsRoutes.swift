@@ -1,9 +1,14 @@
+import Foundation
 import Hummingbird
+import Metrics
+import RenamerCore
 
 /// `/healthz`, `/readyz` and `/metrics` (SPEC §2, no authentication).
 struct OperationsRoutes {
     let readiness: Readiness
     let metrics: RenamerMetrics
+    let store: JobStore
+    let clock: any RenamerClock
 
     func register(on router: Router<RenamerRequestContext>) {
         router.get("healthz") { _, _ in
@@ -24,7 +29,11 @@ struct OperationsRoutes {
             }
         }
         router.get("metrics") { _, _ in
-            Response(
+            // Computed at scrape time: the age of the oldest job still waiting for its rename.
+            let oldest = store.oldestUnfinishedRenameCreatedAt.map { clock.now().timeIntervalSince($0) } ?? 0
+            metrics.gauge("renamer_queue_oldest_job_age_seconds").record(oldest)
+            metrics.gauge("renamer_queue_depth").record(store.unfinishedRenameCount)
+            return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition()))
