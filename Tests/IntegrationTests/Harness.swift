@@ -50,6 +50,10 @@ final class Harness: Sendable {
         journal: (any JobJournal)? = nil
     ) async throws -> Harness {
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        // A key of its own, so that a daemon of an earlier test still retrying against a reused port
+        // is refused instead of renaming this test's assets.
+        var emulatorSettings = emulatorSettings
+        emulatorSettings.apiKey = String(UInt64.random(in: 100_000_000_000_000...999_999_999_999_999))
         let emulator = CloudinaryEmulator(settings: emulatorSettings, logger: logger)
         let emulatorRun = try await BackgroundRun.start { emulator.buildApplication(onListening: $0) }
         let receiver = CallbackReceiver(secrets: [WebhookSecret(webhookSecret)!])
@@ -106,6 +110,8 @@ final class Harness: Sendable {
     }
 
     func stop() async {
+        // Stop starting Cloudinary calls, so nothing of this test outlives it.
+        _ = await components.queue.drain(until: .now)
         await daemonRun.stop()
         await emulatorRun.stop()
         await receiverRun.stop()

@@ -348,9 +348,9 @@ public final class JobQueue: @unchecked Sendable {
                 .init(code: "cloudinary_not_found", message: "neither \(job.fromPublicID) nor \(job.toPublicID) exists", cloudinaryStatus: 404)
             )
         case (.unavailable(let reason), _), (_, .unavailable(let reason)):
-            guard context.reconciliations < retry.maxAttempts * 2 else {
-                return .failed(.init(code: "outcome_unknown", message: "could not establish whether the rename happened: \(reason)"))
-            }
+            // Never give up here: failing the job could report a rename that happened as failed.
+            // Lookups repeat with capped backoff until the Admin API answers.
+            logger.notice("reconciliation lookup unavailable", metadata: ["job_id": "\(job.id)", "reason": "\(reason)"])
             return .retry(delay: retry.delay(afterAttempts: context.reconciliations, retryAfter: nil), pauseCloud: false, next: .reconcile)
         }
     }
