@@ -197,30 +197,44 @@ struct KillRestartTests {
         #expect(Set(ids).isSubset(of: called))
     }
 
-    /// SIGTERM with a call in flight: readiness and new renames answer 503 while reads work, the call
-    /// finishes and is journalled, exit 0; a restart does not call Cloudinary again.
-    @Test func drainLetsInFlightCallsFinish() async throws {
-        let world = try await Self.makeWorld()
-        defer { Task { await world.stop() } }
-        _ = try await Self.http(.POST, world.emulatorURL + "/_emulator/assets", body: #"{"public_id":"products/d1"}"#)
-        _ = try await Self.http(.POST, world.emulatorURL + "/_emulator/faults", body: #"{"operation":"rename","hang_seconds":1.0}"#)
-        let (daemon, port) = try await Self.startDaemon(world)
+    /// Starts a daemon and submits `from → to` while the emulator hangs renames for `hang` seconds;
+    /// returns once the job's first attempt is durable and in flight.
+    static func renameHangingAtCloudinary(
+        _ world: World,
+        from: String,
+        to: String,
+        hang: Double
+    ) async throws
+        -> (daemon: Subprocess, base: String, id: String)
+    {
+        _ = try await http(.POST, world.emulatorURL + "/_emulator/assets", body: #"{"public_id":"\#(from)"}"#)
+        _ = try await http(.POST, world.emulatorURL + "/_emulator/faults", body: #"{"operation":"rename","hang_seconds":\#(hang)}"#)
+        let (daemon, port) = try await startDaemon(world)
         let base = "http://127.0.0.1:\(port)"
-        let (status, data) = try await Self.http(
+        let (status, data) = try await http(
             .POST,
             base + "/v1/renames",
-            body: #"{"from_public_id":"products/d1","to_public_id":"products/d2","invalidate":false}"#,
-            token: Self.token
+            body: #"{"from_public_id":"\#(from)","to_public_id":"\#(to)","invalidate":false}"#,
+            token: token
         )
         #expect(status == 202)
         let id = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["id"] as? String)
         #expect(
             await waitUntil(timeout: 10) {
-                (try? await Self.http(.GET, base + "/v1/renames/\(id)", token: Self.token).1).map {
+                (try? await http(.GET, base + "/v1/renames/\(id)", token: token).1).map {
                     String(decoding: $0, as: UTF8.self).contains(#""attempts":1"#)
                 } ?? false
             }
         )
+        return (daemon, base, id)
+    }
+
+    /// SIGTERM with a call in flight: readiness and new renames answer 503 while reads work, the call
+    /// finishes and is journalled, exit 0; a restart does not call Cloudinary again.
+    @Test func drainLetsInFlightCallsFinish() async throws {
+        let world = try await Self.makeWorld()
+        defer { Task { await world.stop() } }
+        let (daemon, base, id) = try await Self.renameHangingAtCloudinary(world, from: "products/d1", to: "products/d2", hang: 1.0)
         let signalled = ContinuousClock.now
         daemon.signal(SIGTERM)
         #expect(await waitUntil(timeout: 5) { (try? await Self.http(.GET, base + "/readyz").0) == 503 })
@@ -251,24 +265,7 @@ struct KillRestartTests {
     @Test func secondSignalExitsAtOnceAndLosesNothing() async throws {
         let world = try await Self.makeWorld()
         defer { Task { await world.stop() } }
-        _ = try await Self.http(.POST, world.emulatorURL + "/_emulator/assets", body: #"{"public_id":"products/s1"}"#)
-        _ = try await Self.http(.POST, world.emulatorURL + "/_emulator/faults", body: #"{"operation":"rename","hang_seconds":3.0}"#)
-        let (daemon, port) = try await Self.startDaemon(world)
-        let base = "http://127.0.0.1:\(port)"
-        let (_, data) = try await Self.http(
-            .POST,
-            base + "/v1/renames",
-            body: #"{"from_public_id":"products/s1","to_public_id":"products/s2","invalidate":false}"#,
-            token: Self.token
-        )
-        let id = try #require((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["id"] as? String)
-        #expect(
-            await waitUntil(timeout: 10) {
-                (try? await Self.http(.GET, base + "/v1/renames/\(id)", token: Self.token).1).map {
-                    String(decoding: $0, as: UTF8.self).contains(#""attempts":1"#)
-                } ?? false
-            }
-        )
+        let (daemon, base, id) = try await Self.renameHangingAtCloudinary(world, from: "products/s1", to: "products/s2", hang: 3.0)
         daemon.signal(SIGTERM)
         #expect(await waitUntil(timeout: 5) { (try? await Self.http(.GET, base + "/readyz").0) == 503 })
         let signalled = ContinuousClock.now
@@ -316,15 +313,9 @@ struct KillRestartTests {
 
 /// Job ids answered 202, collected from a task.
 final class AcceptedIDs: Sendable {
-    private let list = LockedList()
+    private let list = Mutex<[String]>([])
 
-    func add(_ id: String) { list.append(id) }
-    var ids: [String] { list.items }
-    var count: Int { list.items.count }
-}
-
-final class LockedList: Sendable {
-    private let items_ = Synchronization.Mutex<[String]>([])
-    func append(_ item: String) { items_.withLock { $0.append(item) } }
-    var items: [String] { items_.withLock { $0 } }
+    func add(_ id: String) { list.withLock { $0.append(id) } }
+    var ids: [String] { list.withLock { $0 } }
+    var count: Int { list.withLock { $0.count } }
 }
