@@ -58,10 +58,9 @@ final class Harness: Sendable {
         let emulatorRun = try await BackgroundRun.start { emulator.buildApplication(onListening: $0) }
         let receiver = CallbackReceiver(secrets: [WebhookSecret(webhookSecret)!])
         let receiverRun = try await BackgroundRun.start { receiver.buildApplication(onListening: $0) }
-        let port = try freePort()
         let emulatorURL = "http://127.0.0.1:\(emulatorRun.port)"
         var values = [
-            "http.host": "127.0.0.1", "http.port": "\(port)", "public_base_url": "http://127.0.0.1:\(port)", "storage.path": ":memory:",
+            "http.host": "127.0.0.1", "http.port": "0", "storage.path": ":memory:",
             "clouds.main.cloud_name": emulatorSettings.cloudName, "clouds.main.api_key": emulatorSettings.apiKey,
             "clouds.main.api_secret": emulatorSettings.apiSecret, "clouds.main.upload_prefix": emulatorURL,
             "clouds.main.delivery_base_url": "\(emulatorURL)/\(emulatorSettings.cloudName)", "clouds.main.timeout_seconds": "2",
