@@ -9,8 +9,8 @@ DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 JOBS=${JOBS:-100000}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-swift build -c release --product asset-renamer >/dev/null
-swift build -c release --product cloudinary-emulator >/dev/null
+swift build -c release --static-swift-stdlib --product asset-renamer >/dev/null
+swift build -c release --static-swift-stdlib --product cloudinary-emulator >/dev/null
 BIN=.build/release
 WORK=$(mktemp -d)
 PIDS=()

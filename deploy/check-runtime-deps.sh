@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Builds the binaries with the Dockerfile's flags and checks that every shared library they need
-# comes from a package the runtime stage installs (or that debian:bookworm-slim already has).
+# Builds the binaries with the Dockerfile's flags (into .build/release) and checks that every shared
+# library they need comes from a package the runtime stage installs (or that debian:bookworm-slim
+# already has). The runtime packages are read from the Dockerfile's runtime stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SCRATCH=.build-static
-RUNTIME_PACKAGES="libssl3 libsqlite3-0 zlib1g ca-certificates"
+RUNTIME_PACKAGES=$(sed -n '/^FROM debian:bookworm-slim/,$p' deploy/Dockerfile |
+    grep -o -E 'apt-get install -y --no-install-recommends [a-z0-9. +-]+' | cut -d' ' -f5-)
+echo "runtime stage installs: $RUNTIME_PACKAGES"
 # Essential packages of debian:bookworm-slim that binaries may link.
 BASE_PACKAGES="libc6 libgcc-s1 libstdc++6"
 allowed=" $RUNTIME_PACKAGES $BASE_PACKAGES "
 status=0
 for product in asset-renamer cloudinary-emulator; do
-    swift build -c release --static-swift-stdlib --scratch-path "$SCRATCH" --product "$product" >/dev/null
-    binary="$SCRATCH/release/$product"
+    swift build -c release --static-swift-stdlib --product "$product" >/dev/null
+    binary=".build/release/$product"
     echo "$product: $(du -h "$binary" | cut -f1) before strip"
     while read -r library path; do
         [ -n "$path" ] || continue

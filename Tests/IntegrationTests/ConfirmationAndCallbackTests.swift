@@ -108,7 +108,7 @@ struct ConfirmationAndCallbackTests {
                 "from_public_id": "products/none", "to_public_id": "products/b", "callback_url": harness.callbackURL,
             ])
             let id = try #require(reply.json["id"] as? String)
-            #expect(try await harness.eventually { harness.receiver.deliveries.count == 1 })
+            #expect(await harness.eventually { harness.receiver.deliveries.count == 1 })
             let event = try #require(try JSONSerialization.jsonObject(with: Data(harness.receiver.deliveries[0].body)) as? [String: Any])
             #expect(event["type"] as? String == "rename.failed")
             #expect((event["data"] as? [String: Any])?["id"] as? String == id)

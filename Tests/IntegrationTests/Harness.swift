@@ -9,6 +9,7 @@ import RenamerConfig
 import RenamerCore
 import RenamerCrypto
 import RenamerServer
+import Synchronization
 
 /// The emulator and a daemon, both on loopback ports in this process, driven over HTTP.
 final class Harness: Sendable {
@@ -22,6 +23,7 @@ final class Harness: Sendable {
     let daemonRun: BackgroundRun
     let receiver: CallbackReceiver
     let receiverRun: BackgroundRun
+    private let recorded = Mutex<[Exchange]>([])
 
     var emulatorURL: String { "http://127.0.0.1:\(emulatorRun.port)" }
     var daemonURL: String { "http://127.0.0.1:\(daemonRun.port)" }
@@ -145,6 +147,16 @@ final class Harness: Sendable {
 
     // MARK: HTTP
 
+    /// One request made through ``request(_:_:token:body:contentType:headers:)`` and its answer.
+    struct Exchange: Sendable {
+        var method: String
+        var url: URL
+        var reply: Reply
+    }
+
+    /// Every exchange so far, in order.
+    var exchanges: [Exchange] { recorded.withLock { $0 } }
+
     struct Reply: Sendable {
         var status: Int
         var headers: HTTPHeaders
@@ -172,7 +184,9 @@ final class Harness: Sendable {
         if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         let collected = try await response.body.collect(upTo: 4 << 20)
-        return Reply(status: Int(response.status.code), headers: response.headers, body: Data(collected.readableBytesView))
+        let reply = Reply(status: Int(response.status.code), headers: response.headers, body: Data(collected.readableBytesView))
+        if let parsed = URL(string: url) { recorded.withLock { $0.append(Exchange(method: method.rawValue, url: parsed, reply: reply)) } }
+        return reply
     }
 
     func submit(_ fields: [String: Any], token: String = catalogToken, headers: [(String, String)] = []) async throws -> Reply {

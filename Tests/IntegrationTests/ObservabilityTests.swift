@@ -29,7 +29,7 @@ struct ObservabilityTests {
             )
             _ = try await harness.submit(["from_public_id": "bad?"])
             _ = try await harness.waitForJob(id, status: "completed")
-            #expect(try await harness.eventually { harness.receiver.deliveries.count == 1 })
+            #expect(await harness.eventually { harness.receiver.deliveries.count == 1 })
             _ = try await harness.notify(Harness.renameNotification(from: "products/x", to: "products/y"))
             let text = try await harness.request(.GET, harness.daemonURL + "/metrics", token: nil).text
             for family in [

@@ -221,7 +221,7 @@ struct RenameRoutes: Sendable {
         let query = request.uri.queryParameters
         var errors: [Problem.FieldError] = []
         var status: JobStatus?
-        if let text = query["status"].map(String.init), !text.isEmpty {
+        if let text = query["status"].map(String.init) {
             status = JobStatus(rawValue: text)
             if status == nil { errors.append(.init(field: "status", message: "unknown status")) }
         }

@@ -136,6 +136,7 @@ public func buildRouter(_ components: RenamerComponents) -> Router<RenamerReques
         .register(on: router)
     RenameRoutes(components).register(on: router)
     NotificationRoutes(components).register(on: router)
+    router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))
     return router
 }
 

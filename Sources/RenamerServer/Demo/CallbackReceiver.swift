@@ -15,6 +15,7 @@ public final class CallbackReceiver: Sendable {
         public var webhookID: String?
         public var webhookTimestamp: String?
         public var webhookSignature: String?
+        public var contentType: String?
         public var body: [UInt8]
         /// Whether the signature verified against the receiver's secrets.
         public var verified: Bool
@@ -94,6 +95,7 @@ public final class CallbackReceiver: Sendable {
                     webhookID: id,
                     webhookTimestamp: timestamp,
                     webhookSignature: signature,
+                    contentType: request.headers[.contentType],
                     body: bytes,
                     verified: verified,
                     receivedAt: Date()
