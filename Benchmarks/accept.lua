@@ -1,4 +1,7 @@
 -- POST /v1/renames with a distinct public ID per request (wrk Lua).
+-- Environment: RENAMER_TOKEN (bearer token), RENAMER_RUN (public-ID prefix for this run, default
+-- none: bench/t<thread>-<n>), RENAMER_INVALIDATE (true|false, default false), RENAMER_CALLBACK
+-- (callback_url, default none).
 local counter = 0
 local thread_id = 0
 local threads = {}
@@ -10,13 +13,16 @@ end
 
 function init(args)
   token = os.getenv("RENAMER_TOKEN") or "bench-token"
+  run = os.getenv("RENAMER_RUN") or ""
+  invalidate = os.getenv("RENAMER_INVALIDATE") or "false"
+  local callback = os.getenv("RENAMER_CALLBACK")
+  extra = callback and string.format(',"callback_url":"%s"', callback) or ""
 end
 
 request = function()
   counter = counter + 1
-  local body = string.format(
-    '{"from_public_id":"bench/t%d-%d","to_public_id":"bench/t%d-%d-new","invalidate":false}',
-    thread_id, counter, thread_id, counter)
+  local from = string.format("bench/%st%d-%d", run, thread_id, counter)
+  local body = string.format('{"from_public_id":"%s","to_public_id":"%s-new","invalidate":%s%s}', from, from, invalidate, extra)
   return wrk.format("POST", "/v1/renames", {
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/json",

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Accept throughput and recovery, release build, loopback only, bounded runs.
-#   Benchmarks/run.sh accept     POST /v1/renames (auth, validation, journal on, Cloudinary paused) vs /healthz
-#   Benchmarks/run.sh recovery   time from start to /readyz 200 with N unfinished jobs in the journal
-# Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (recovery, default 100000).
+# Benchmarks: release build (the Dockerfile's flags), loopback only, every run bounded.
+#   Benchmarks/run.sh throughput  /healthz (ceiling), accept in memory, accept with journal,
+#                                 signed notifications: side by side in one run, with ratios
+#   Benchmarks/run.sh e2e         jobs completed per second through the emulator (rename, probe,
+#                                 callback; zero artificial delay) and daemon CPU per 1,000 jobs
+#   Benchmarks/run.sh memory      RSS idle, with JOBS queued jobs, and after BATCHES drained batches
+#   Benchmarks/run.sh recovery    start to /readyz 200 with JOBS unfinished jobs in the journal
+#   Benchmarks/run.sh all         all of the above, in that order
+# Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (default 100000),
+# BATCHES (default 3), BATCH (jobs per drained batch, default 20000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 JOBS=${JOBS:-100000}
+BATCHES=${BATCHES:-3}
+BATCH=${BATCH:-20000}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 swift build -c release --static-swift-stdlib --product asset-renamer >/dev/null
 swift build -c release --static-swift-stdlib --product cloudinary-emulator >/dev/null
@@ -19,68 +27,202 @@ trap cleanup EXIT
 
 EMULATOR_PORT=19590
 DAEMON_PORT=19580
-$BIN/cloudinary-emulator --port $EMULATOR_PORT >"$WORK/emulator.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -sf -o /dev/null -X POST localhost:$EMULATOR_PORT/_emulator/pause && break; sleep 0.1; done
-
+EMULATOR=http://127.0.0.1:$EMULATOR_PORT
+DAEMON=http://127.0.0.1:$DAEMON_PORT
+SECRET=emulator-secret
 TOKEN=bench-token
 DIGEST=$(printf %s "$TOKEN" | $BIN/asset-renamer hash-token)
-config() { # $1 = storage path
+CALLBACK_SECRET=whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=
+
+start_emulator() {
+  $BIN/cloudinary-emulator --port $EMULATOR_PORT --invalidation-delay 0 >"$WORK/emulator.log" 2>&1 &
+  EMULATOR_PID=$!
+  PIDS+=($EMULATOR_PID)
+  for _ in $(seq 100); do curl -sf -o /dev/null "$EMULATOR/_emulator/assets" && return 0; sleep 0.1; done
+  echo "emulator not up" >&2; return 1
+}
+emulator() { curl -sf -X POST -H 'Content-Type: application/json' "$EMULATOR/_emulator/$1" ${2:+-d "$2"} >/dev/null; }
+config() { # $1 = storage path, $2 = retention days
   cat >"$WORK/renamer.yaml" <<YAML
 http: {host: 127.0.0.1, port: $DAEMON_PORT}
 clouds:
-  main: {cloud_name: demo, api_key: "123456789012345", api_secret: emulator-secret, upload_prefix: "http://127.0.0.1:$EMULATOR_PORT", timeout_seconds: 600}
+  main:
+    cloud_name: demo
+    api_key: "123456789012345"
+    api_secret: $SECRET
+    upload_prefix: "$EMULATOR"
+    delivery_base_url: "$EMULATOR/demo"
+    timeout_seconds: 600
+    max_concurrent_requests: 32
 clients:
-  bench: {token_sha256: $DIGEST}
+  bench:
+    token_sha256: $DIGEST
+    callback_url_prefixes: ["$EMULATOR/_emulator/callbacks/"]
+    callback_secrets: ["$CALLBACK_SECRET"]
 queue: {capacity: 10000000}
-storage: {path: "$1"}
+storage: {path: "$1", retention_days: ${2:-7}}
 log: {level: warning}
 YAML
 }
 start_daemon() {
   $BIN/asset-renamer serve --config "$WORK/renamer.yaml" >>"$WORK/daemon.log" 2>&1 &
-  DAEMON=$!
-  PIDS+=($DAEMON)
+  DAEMON_PID=$!
+  PIDS+=($DAEMON_PID)
 }
+stop_daemon() { kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; }
 wait_ready() {
   for _ in $(seq 6000); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' localhost:$DAEMON_PORT/readyz)" = 200 ] && return 0
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$DAEMON/readyz")" = 200 ] && return 0
     sleep 0.01
   done
   echo "daemon not ready" >&2; return 1
 }
-bench() { # $1 label, rest: wrk arguments
+metric() { curl -s "$DAEMON/metrics" | awk -v name="$1" '$1 == name {v = int($2)} END {print v + 0}'; }
+# Jobs that reached a final status (completed, failed or cancelled).
+finished() { curl -s "$DAEMON/metrics" | awk '$1 ~ /^renamer_jobs_finished_total[{]/ {v += int($2)} END {print v + 0}'; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+# Waits (bounded by $2 seconds) until the command $1 prints at least $3.
+wait_for() {
+  local deadline=$((SECONDS + $2))
+  while [ "$($1)" -lt "$3" ]; do
+    [ $SECONDS -lt $deadline ] || { echo "timed out waiting for $1 >= $3 (at $($1))" >&2; return 1; }
+    sleep 0.2
+  done
+}
+delivered() { metric 'renamer_callbacks_total{outcome="delivered"}'; }
+accepted() { metric renamer_renames_accepted_total; }
+RATE=()
+bench() { # $1 label, rest: wrk arguments; prints one line and remembers req/s
   local label=$1; shift
-  local out
+  local out rate
   out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@")
-  printf '%-28s %10s req/s   p50 %8s   p99 %8s\n' "$label" \
-    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")"
+  rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  RATE+=("$rate")
+  printf '%-30s %10s req/s   p50 %8s   p99 %8s   %s of ceiling\n' "$label" "$rate" \
+    "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
+    "$(awk -v r="$rate" -v c="${RATE[0]}" 'BEGIN {printf "%d %%", 100 * r / c}')"
+}
+# Signed notifications for wrk: N distinct bodies, each with X-Cld-Timestamp and X-Cld-Signature.
+notifications_lua() {
+  python3 - "$SECRET" >"$WORK/notifications.lua" <<'PY'
+import hashlib, sys, time
+secret = sys.argv[1]
+now = str(int(time.time()))
+print("bodies = {}")
+for i in range(20000):
+    body = ('{"notification_type":"rename","from_public_id":"bench/n%d","to_public_id":"bench/n%d-new",'
+            '"resource_type":"image","type":"upload"}') % (i, i)
+    signature = hashlib.sha1((body + now + secret).encode()).hexdigest()
+    print('bodies[%d] = {%r, "%s"}' % (i + 1, body, signature))
+print('local timestamp = "%s"' % now)
+print('''local counter = 0
+request = function()
+  counter = counter + 1
+  local entry = bodies[(counter %% #bodies) + 1]
+  return wrk.format("POST", "/v1/notifications/cloudinary", {
+    ["Content-Type"] = "application/json", ["X-Cld-Timestamp"] = timestamp, ["X-Cld-Signature"] = entry[2],
+  }, entry[1])
+end''' % ())
+PY
 }
 
-case "${1:-accept}" in
-accept)
-  echo "machine: $(nproc) cores, $(uname -r); wrk -t2 -c$CONNECTIONS -d${DURATION}s"
+throughput() {
+  echo "== throughput: wrk -t2 -c$CONNECTIONS -d${DURATION}s; $(nproc) cores, $(uname -r)"
+  RATE=()
+  emulator pause
   config ":memory:"; start_daemon; wait_ready
-  bench "healthz (ceiling)" "http://127.0.0.1:$DAEMON_PORT/healthz"
-  RENAMER_TOKEN=$TOKEN bench "accept, in-memory" -s Benchmarks/accept.lua "http://127.0.0.1:$DAEMON_PORT"
-  kill -9 $DAEMON; sleep 0.5
+  bench "healthz (ceiling)" "$DAEMON/healthz"
+  RENAMER_TOKEN=$TOKEN bench "accept, in memory" -s Benchmarks/accept.lua "$DAEMON"
+  notifications_lua
+  bench "notifications (signed)" -s "$WORK/notifications.lua" "$DAEMON"
+  stop_daemon
+  rm -f "$WORK"/journal.sqlite*
   config "$WORK/journal.sqlite"; start_daemon; wait_ready
-  bench "healthz (ceiling, journal)" "http://127.0.0.1:$DAEMON_PORT/healthz"
-  RENAMER_TOKEN=$TOKEN bench "accept, journal (fsync)" -s Benchmarks/accept.lua "http://127.0.0.1:$DAEMON_PORT"
-  ;;
-recovery)
+  RENAMER_TOKEN=$TOKEN bench "accept, journal (fsync)" -s Benchmarks/accept.lua "$DAEMON"
+  stop_daemon
+  emulator resume
+}
+
+e2e() {
+  echo "== end to end: rename + probe + callback per job, emulator without delays, journal on"
+  emulator assets '{"public_id":"bench/t0-","count":200000}'
+  emulator assets '{"public_id":"bench/t1-","count":200000}'
+  rm -f "$WORK"/journal.sqlite*
   config "$WORK/journal.sqlite"; start_daemon; wait_ready
-  echo "filling the journal with $JOBS unfinished jobs (Cloudinary paused)..."
-  while :; do
-    RENAMER_TOKEN=$TOKEN wrk -t2 -c64 -d5s -s Benchmarks/accept.lua "http://127.0.0.1:$DAEMON_PORT" >/dev/null
-    accepted=$(curl -s localhost:$DAEMON_PORT/metrics | awk '/^renamer_renames_accepted_total / {print $2}')
-    echo "  accepted: $accepted"
-    [ "${accepted%.*}" -ge "$JOBS" ] && break
+  local cpu0 start accepted end cpu1
+  cpu0=$(cpu_seconds "$DAEMON_PID"); start=$(date +%s.%N)
+  RENAMER_TOKEN=$TOKEN RENAMER_INVALIDATE=true RENAMER_CALLBACK="$EMULATOR/_emulator/callbacks/bench" \
+    wrk -t2 -c16 -d"${DURATION}s" -s Benchmarks/accept.lua "$DAEMON" >/dev/null
+  accepted=$(accepted)
+  wait_for delivered 600 "$accepted"
+  end=$(date +%s.%N); cpu1=$(cpu_seconds "$DAEMON_PID")
+  awk -v n="$accepted" -v t="$(echo "$end - $start" | bc)" -v c="$(echo "$cpu1 - $cpu0" | bc)" 'BEGIN {
+    printf "%d jobs completed and called back in %.1f s: %.0f jobs/s; daemon CPU %.2f s = %.3f CPU-s per 1,000 jobs\n",
+      n, t, n / t, c, 1000 * c / n }'
+  local completed failed
+  completed=$(metric 'renamer_jobs_finished_total{status="completed"}')
+  failed=$(curl -s "$DAEMON/metrics" | awk '$1 == "renamer_jobs_finished_total{status=\"failed\"}" {print int($2)}')
+  echo "completed $completed, failed ${failed:-0}, emulator callbacks received $(curl -s "$EMULATOR/_emulator/callbacks")"
+  stop_daemon
+}
+
+memory() {
+  echo "== memory: RSS idle, with $JOBS queued, after $BATCHES drained batches of $BATCH"
+  emulator assets '{"public_id":"bench/t0-","count":200000}'
+  emulator assets '{"public_id":"bench/t1-","count":200000}'
+  config ":memory:" 0.0001; start_daemon; wait_ready
+  local idle queued
+  idle=$(rss_kib "$DAEMON_PID")
+  echo "idle: $idle KiB"
+  emulator pause
+  while [ "$(accepted)" -lt "$JOBS" ]; do
+    RENAMER_RUN="m$RANDOM" RENAMER_TOKEN=$TOKEN wrk -t2 -c64 -d2s -s Benchmarks/accept.lua "$DAEMON" >/dev/null
   done
-  kill -9 $DAEMON; sleep 0.5
+  queued=$(metric renamer_queue_depth)
+  awk -v q="$queued" -v r="$(rss_kib "$DAEMON_PID")" -v i="$idle" 'BEGIN {
+    printf "%d queued: %d KiB (%.0f MiB), %.0f bytes per job above idle\n", q, r, r / 1024, (r - i) * 1024 / q }'
+  emulator resume
+  wait_for finished 600 "$(accepted)"
+  sleep 12  # finished jobs are purged after retention (8.6 s here), checked every second
+  echo "drained and purged: $(rss_kib "$DAEMON_PID") KiB"
+  for batch in $(seq "$BATCHES"); do
+    local target=$(($(accepted) + BATCH))
+    while [ "$(accepted)" -lt "$target" ]; do
+      RENAMER_RUN="b$batch-$RANDOM" RENAMER_TOKEN=$TOKEN wrk -t2 -c32 -d1s -s Benchmarks/accept.lua "$DAEMON" >/dev/null
+    done
+    wait_for finished 600 "$(accepted)"
+    sleep 12
+    echo "after batch $batch ($(accepted) accepted in all): $(rss_kib "$DAEMON_PID") KiB"
+  done
+  stop_daemon
+}
+
+recovery() {
+  echo "== recovery: start to /readyz 200 with $JOBS unfinished jobs in the journal"
+  emulator pause
+  rm -f "$WORK"/journal.sqlite*
+  config "$WORK/journal.sqlite"; start_daemon; wait_ready
+  while [ "$(accepted)" -lt "$JOBS" ]; do
+    RENAMER_RUN="r$RANDOM" RENAMER_TOKEN=$TOKEN wrk -t2 -c64 -d5s -s Benchmarks/accept.lua "$DAEMON" >/dev/null
+  done
+  local accepted start end
+  accepted=$(accepted)
+  stop_daemon
   echo "journal: $(du -h "$WORK/journal.sqlite" | cut -f1) (+ WAL $(du -h "$WORK/journal.sqlite-wal" 2>/dev/null | cut -f1))"
   start=$(date +%s.%N); start_daemon; wait_ready; end=$(date +%s.%N)
   printf 'recovery: %.2f s from start to /readyz 200 with %s unfinished jobs; RSS %s KiB\n' \
-    "$(echo "$end - $start" | bc)" "$accepted" "$(awk '/VmRSS/ {print $2}' /proc/$DAEMON/status)"
-  ;;
+    "$(echo "$end - $start" | bc)" "$accepted" "$(rss_kib "$DAEMON_PID")"
+  stop_daemon
+  emulator resume
+}
+
+start_emulator
+case "${1:-throughput}" in
+throughput) throughput ;;
+e2e) e2e ;;
+memory) memory ;;
+recovery) recovery ;;
+all) throughput; e2e; memory; recovery ;;
+*) echo "usage: $0 throughput|e2e|memory|recovery|all" >&2; exit 2 ;;
 esac

@@ -12,11 +12,13 @@ struct ControlRoutes: Sendable {
         var resourceType: String?
         var type: String?
         var format: String?
+        /// With a count, seeds `public_id` + 0 … `public_id` + (count − 1) (benchmarks).
+        var count: Int?
 
         enum CodingKeys: String, CodingKey {
             case publicID = "public_id"
             case resourceType = "resource_type"
-            case type, format
+            case type, format, count
         }
     }
 
@@ -37,6 +39,18 @@ struct ControlRoutes: Sendable {
     func register(on group: RouterGroup<EmulatorRequestContext>) {
         group.post("assets") { request, context in
             let seed = try await request.decode(as: SeedRequest.self, context: context)
+            if let count = seed.count {
+                guard (1...1_000_000).contains(count) else { throw HTTPError(.badRequest, message: "count: 1…1000000") }
+                for index in 0..<count {
+                    _ = state.seed(
+                        publicID: seed.publicID + String(index),
+                        resourceType: seed.resourceType ?? "image",
+                        type: seed.type ?? "upload",
+                        format: seed.format ?? "jpg"
+                    )
+                }
+                return Response(status: .created)
+            }
             let asset = state.seed(
                 publicID: seed.publicID,
                 resourceType: seed.resourceType ?? "image",
@@ -46,6 +60,13 @@ struct ControlRoutes: Sendable {
             return try Self.json(asset, status: .created)
         }
         group.get("assets") { _, _ in try Self.json(state.assets) }
+        // A callback receiver that accepts everything and counts (signatures are not checked here;
+        // the demo's receiver and the tests check them).
+        group.post("callbacks/**") { _, _ in
+            state.recordCallback()
+            return Response(status: .noContent)
+        }
+        group.get("callbacks") { _, _ in try Self.json(["received": state.callbacksReceived]) }
         group.post("faults") { request, context in
             let fault = try await request.decode(as: EmulatorFault.self, context: context)
             state.addFault(fault)

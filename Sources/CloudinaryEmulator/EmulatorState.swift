@@ -16,7 +16,9 @@ public struct EmulatedAsset: Sendable, Equatable, Codable {
     }
 }
 
-/// A scripted fault: the next `times` requests of `operation` misbehave as described.
+/// A scripted fault: the next `times` requests of `operation` misbehave as described; with a
+/// `probability`, each request does so with that chance until the fault was applied `times` times
+/// (forever without `times`).
 public struct EmulatorFault: Sendable, Equatable, Codable {
     /// `rename`, `lookup` or `delivery`.
     public var operation: String
@@ -29,6 +31,7 @@ public struct EmulatorFault: Sendable, Equatable, Codable {
     /// Do the work, then close the connection without answering.
     public var applyThenDrop: Bool?
     public var times: Int?
+    public var probability: Double?
 
     public init(
         operation: String,
@@ -37,7 +40,8 @@ public struct EmulatorFault: Sendable, Equatable, Codable {
         message: String? = nil,
         hangSeconds: Double? = nil,
         applyThenDrop: Bool? = nil,
-        times: Int? = nil
+        times: Int? = nil,
+        probability: Double? = nil
     ) {
         self.operation = operation
         self.status = status
@@ -46,10 +50,11 @@ public struct EmulatorFault: Sendable, Equatable, Codable {
         self.hangSeconds = hangSeconds
         self.applyThenDrop = applyThenDrop
         self.times = times
+        self.probability = probability
     }
 
     enum CodingKeys: String, CodingKey {
-        case operation, status, message, times
+        case operation, status, message, times, probability
         case retryAfter = "retry_after"
         case hangSeconds = "hang_seconds"
         case applyThenDrop = "apply_then_drop"
@@ -92,6 +97,7 @@ public final class EmulatorState: Sendable {
         var faults: [EmulatorFault] = []
         var paused = false
         var requests: [EmulatorRequestRecord] = []
+        var callbacksReceived = 0
         var notifications: [EmulatorNotificationRecord] = []
         var nextVersion = 1_700_000_000
     }
@@ -191,16 +197,22 @@ public final class EmulatorState: Sendable {
     /// Takes the first fault scripted for `operation`, if any.
     func takeFault(for operation: String) -> EmulatorFault? {
         state.withLock { state in
-            guard let index = state.faults.firstIndex(where: { $0.operation == operation }) else { return nil }
-            var fault = state.faults[index]
-            let remaining = (fault.times ?? 1) - 1
-            if remaining > 0 {
-                fault.times = remaining
-                state.faults[index] = fault
-            } else {
-                state.faults.remove(at: index)
+            for index in state.faults.indices where state.faults[index].operation == operation {
+                var fault = state.faults[index]
+                if let probability = fault.probability {
+                    guard Double.random(in: 0..<1) < probability else { continue }
+                    guard fault.times != nil else { return fault }
+                }
+                let remaining = (fault.times ?? 1) - 1
+                if remaining > 0 {
+                    fault.times = remaining
+                    state.faults[index] = fault
+                } else {
+                    state.faults.remove(at: index)
+                }
+                return fault
             }
-            return fault
+            return nil
         }
     }
 
@@ -213,11 +225,19 @@ public final class EmulatorState: Sendable {
     func record(_ record: EmulatorRequestRecord) {
         state.withLock { state in
             state.requests.append(record)
-            if state.requests.count > 100_000 { state.requests.removeFirst(state.requests.count - 100_000) }
+            // Trimmed in steps, so a busy emulator does not shift the whole log on every request.
+            if state.requests.count > 110_000 { state.requests.removeFirst(state.requests.count - 100_000) }
         }
     }
 
     public var requests: [EmulatorRequestRecord] { state.withLock { $0.requests } }
+
+    /// Callbacks posted to `/_emulator/callbacks/…` (a sink for benchmarks and demos).
+    public var callbacksReceived: Int { state.withLock { $0.callbacksReceived } }
+
+    func recordCallback() {
+        state.withLock { $0.callbacksReceived += 1 }
+    }
 
     public func clearRequests() {
         state.withLock { $0.requests.removeAll() }

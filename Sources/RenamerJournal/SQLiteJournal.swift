@@ -207,7 +207,7 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
                 sql: "INSERT OR REPLACE INTO jobs (id, sequence, status, finished_at, body) VALUES (?, ?, ?, ?, ?)"
             )
             for (id, entry) in batch.jobs {
-                let body = try StoredJob.encoder.encode(StoredJob(entry.job))
+                let body = Data(JSONWriter.encode(StoredJob(entry.job)))
                 let finished = entry.job.status.isFinal && entry.job.callbackEvent?.nextAttemptAt == nil
                 try upsert.execute(arguments: [
                     id, entry.sequence, entry.job.status.rawValue, finished ? entry.job.completedAt?.timeIntervalSince1970 : nil, body,

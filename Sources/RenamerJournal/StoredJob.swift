@@ -3,7 +3,7 @@ import RenamerCore
 
 /// A job as the journal stores it: the API fields plus what the API does not show (owner,
 /// notification time, the callback event).
-struct StoredJob: Codable {
+struct StoredJob: Decodable {
     var job: RenameJob
     var client: String
     var notifiedAt: Date?
@@ -30,15 +30,30 @@ struct StoredJob: Codable {
         return restored
     }
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .secondsSince1970
-        return encoder
-    }()
-
     static let decoder: JSONDecoder = {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .secondsSince1970
         return decoder
     }()
+}
+
+/// Written with ``JSONWriter`` in the form the synthesized `Decodable` reads: absent optionals are
+/// left out, dates are seconds since 1970, the event body is base64.
+extension StoredJob: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("job", job)
+            json.field("client", client)
+            if let notifiedAt {
+                json.key("notifiedAt")
+                json.seconds(notifiedAt)
+            }
+            if let eventID { json.field("eventID", eventID) }
+            if let eventBody { json.field("eventBody", eventBody.base64EncodedString()) }
+            if let nextAttemptAt {
+                json.key("nextAttemptAt")
+                json.seconds(nextAttemptAt)
+            }
+        }
+    }
 }

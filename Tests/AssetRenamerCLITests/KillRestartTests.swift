@@ -24,9 +24,18 @@ struct KillRestartTests {
         let emulatorPort: Int
         let receiver: CallbackReceiver
         let receiverRun: BackgroundRun
-        let secret = WebhookSecret.generate()
+        /// The callback secret of the configured client, known to ``receiver``.
+        let secret: WebhookSecret
 
-        init(emulator: Subprocess, emulatorPort: Int, receiver: CallbackReceiver, receiverRun: BackgroundRun, directory: URL) {
+        init(
+            emulator: Subprocess,
+            emulatorPort: Int,
+            receiver: CallbackReceiver,
+            receiverRun: BackgroundRun,
+            directory: URL,
+            secret: WebhookSecret
+        ) {
+            self.secret = secret
             self.emulator = emulator
             self.emulatorPort = emulatorPort
             self.receiver = receiver
@@ -37,7 +46,7 @@ struct KillRestartTests {
         var configPath: String { directory.appending(path: "renamer.yaml").path }
         var emulatorURL: String { "http://127.0.0.1:\(emulatorPort)" }
 
-        func writeConfig(secret: WebhookSecret) throws {
+        func writeConfig(retentionDays: Double = 7) throws {
             let yaml = """
                 http: {host: 127.0.0.1, port: 0}
                 clouds:
@@ -55,7 +64,7 @@ struct KillRestartTests {
                     callback_secrets: ["\(secret.encoded)"]
                 queue: {backoff_base_seconds: 0.05, backoff_cap_seconds: 0.5, max_attempts: 8}
                 callbacks: {timeout_seconds: 2, retry_schedule_seconds: [0.2, 0.5, 1, 1, 1, 1, 1, 1]}
-                storage: {path: \(directory.appending(path: "journal.sqlite").path)}
+                storage: {path: \(directory.appending(path: "journal.sqlite").path), retention_days: \(retentionDays)}
                 shutdown: {drain_seconds: 2}
                 """
             try Data(yaml.utf8).write(to: URL(fileURLWithPath: configPath))
@@ -75,8 +84,8 @@ struct KillRestartTests {
         let secret = WebhookSecret.generate()
         let receiver = CallbackReceiver(secrets: [secret])
         let receiverRun = try await BackgroundRun.start { receiver.buildApplication(onListening: $0) }
-        let world = World(emulator: emulator, emulatorPort: port, receiver: receiver, receiverRun: receiverRun, directory: directory)
-        try world.writeConfig(secret: secret)
+        let world = World(emulator: emulator, emulatorPort: port, receiver: receiver, receiverRun: receiverRun, directory: directory, secret: secret)
+        try world.writeConfig()
         return world
     }
 

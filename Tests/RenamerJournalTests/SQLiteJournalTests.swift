@@ -181,7 +181,7 @@ struct SQLiteJournalTests {
         try await old.write { db in
             try db.execute(
                 sql: "INSERT INTO jobs (id, sequence, status, finished_at, body) VALUES (?, 7, 'queued', NULL, ?)",
-                arguments: ["rn_old", try StoredJob.encoder.encode(StoredJob(Self.job("rn_old")))]
+                arguments: ["rn_old", Data(JSONWriter.encode(StoredJob(Self.job("rn_old"))))]
             )
         }
         try old.close()

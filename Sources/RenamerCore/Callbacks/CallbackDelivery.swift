@@ -60,15 +60,9 @@ public final class CallbackDelivery: @unchecked Sendable {
         }
         guard job.callback.url != nil, job.callbackEvent == nil else { return }
         let now = clock.now()
-        let body: [UInt8]
-        do {
-            body = try JobJSON.encode(
-                EventBody(type: job.status == .completed ? "rename.completed" : "rename.failed", timestamp: RFC3339.string(now), data: job)
-            )
-        } catch {
-            logger.error("cannot encode callback event", metadata: ["job_id": "\(job.id)"])
-            return
-        }
+        let body = JSONWriter.encode(
+            EventBody(type: job.status == .completed ? "rename.completed" : "rename.failed", timestamp: now, data: job)
+        )
         let event = RenameJob.CallbackEvent(id: "evt_" + SecureRandom.hexToken(byteCount: 16), body: body, nextAttemptAt: now)
         store.update(job.id, now: now) { $0.callbackEvent = event }
         queue.async { [self] in enqueue(job.id) }
@@ -87,10 +81,19 @@ public final class CallbackDelivery: @unchecked Sendable {
         }
     }
 
-    struct EventBody: Encodable {
+    /// The Standard Webhooks payload: `{"type", "timestamp", "data": job}`.
+    struct EventBody: JSONWritable {
         var type: String
-        var timestamp: String
+        var timestamp: Date
         var data: RenameJob
+
+        func write(to json: inout JSONWriter) {
+            json.object { json in
+                json.field("type", type)
+                json.field("timestamp", timestamp as Date?)
+                json.field("data", data)
+            }
+        }
     }
 
     // MARK: - On `queue`

@@ -34,7 +34,7 @@ extension RenameJob: Codable {
         try container.encode(attempts, forKey: .attempts)
         try container.encode(RFC3339.string(createdAt), forKey: .createdAt)
         try container.encode(RFC3339.string(updatedAt), forKey: .updatedAt)
-        try container.encode(completedAt.map(RFC3339.string), forKey: .completedAt)
+        try container.encode(completedAt.map { RFC3339.string($0) }, forKey: .completedAt)
         try container.encode(result, forKey: .result)
         try container.encode(invalidation, forKey: .invalidation)
         try container.encode(error, forKey: .error)
@@ -78,7 +78,7 @@ extension RenameJob.Invalidation: Codable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(status, forKey: .status)
         try container.encode(method, forKey: .method)
-        try container.encode(confirmedAt.map(RFC3339.string), forKey: .confirmedAt)
+        try container.encode(confirmedAt.map { RFC3339.string($0) }, forKey: .confirmedAt)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -114,8 +114,52 @@ extension RenameJob.Callback: Codable {
 
 /// RFC 3339 timestamps in UTC with whole seconds: `2026-11-27T10:00:00Z`.
 public enum RFC3339 {
-    public static func string(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle())
+    /// `date` rounded down to the second, in UTC. Written by hand: `ISO8601FormatStyle` costs
+    /// microseconds per call, and every job body carries two or three timestamps.
+    /// With `milliseconds`, three fractional digits follow the seconds (log timestamps).
+    public static func string(_ date: Date, milliseconds: Bool = false) -> String {
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
+        let (days, second) = seconds.quotientAndRemainder(dividingBy: 86_400)
+        let dayNumber = second < 0 ? days - 1 : days
+        let secondOfDay = second < 0 ? second + 86_400 : second
+        // Civil date from days since 1970-01-01 (Howard Hinnant's days_from_civil, inverted).
+        let shifted = dayNumber + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        var text = [UInt8]()
+        text.reserveCapacity(20)
+        func digits(_ value: Int, _ count: Int) {
+            var divisor = 1
+            for _ in 1..<count { divisor *= 10 }
+            while divisor > 0 {
+                text.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+                divisor /= 10
+            }
+        }
+        digits(min(max(year, 0), 9999), 4)
+        text.append(UInt8(ascii: "-"))
+        digits(month, 2)
+        text.append(UInt8(ascii: "-"))
+        digits(day, 2)
+        text.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2)
+        text.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2)
+        text.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2)
+        if milliseconds {
+            text.append(UInt8(ascii: "."))
+            let fraction = date.timeIntervalSince1970 - date.timeIntervalSince1970.rounded(.down)
+            digits(min(Int(fraction * 1000), 999), 3)
+        }
+        text.append(UInt8(ascii: "Z"))
+        return String(decoding: text, as: UTF8.self)
     }
 
     public static func date(_ string: String) -> Date? {

@@ -3,10 +3,17 @@ import Hummingbird
 import RenamerCore
 
 /// An RFC 9457 problem document (`application/problem+json`), the body of every API error.
-struct Problem: Error, Encodable, Sendable {
-    struct FieldError: Encodable, Sendable, Equatable {
+struct Problem: Error, Sendable, JSONWritable {
+    struct FieldError: Sendable, Equatable, JSONWritable {
         var field: String
         var message: String
+
+        func write(to json: inout JSONWriter) {
+            json.object { json in
+                json.field("field", field)
+                json.field("message", message)
+            }
+        }
     }
 
     var type: String
@@ -17,8 +24,17 @@ struct Problem: Error, Encodable, Sendable {
     /// Extra headers (`Retry-After`, `WWW-Authenticate`), not part of the body.
     var headers: HTTPFields = [:]
 
-    enum CodingKeys: String, CodingKey {
-        case type, title, status, detail, errors
+    func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("type", type)
+            json.field("title", title)
+            json.field("status", status)
+            json.field("detail", detail)
+            if let errors {
+                json.key("errors")
+                json.array(errors)
+            }
+        }
     }
 
     init(_ status: HTTPResponse.Status, _ slug: String, _ detail: String, errors: [FieldError]? = nil, headers: HTTPFields = [:]) {
@@ -33,7 +49,7 @@ struct Problem: Error, Encodable, Sendable {
     var response: Response {
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
-        let body = (try? JobJSON.encode(self)) ?? Array(#"{"status":500}"#.utf8)
+        let body = JSONWriter.encode(self)
         return Response(status: .init(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 

@@ -107,7 +107,7 @@ struct RenameRoutes: Sendable {
             case .fresh:
                 break
             case .replay(let job):
-                return try jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)", .idempotentReplayed: "true"])
+                return jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)", .idempotentReplayed: "true"])
             case .mismatch:
                 throw reject(
                     "idempotency_mismatch",
@@ -139,7 +139,7 @@ struct RenameRoutes: Sendable {
         queue.enqueue(job)
         metrics.counter("renamer_renames_accepted_total").increment()
         context.logger.info("rename accepted", metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"])
-        return try jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)"])
+        return jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)"])
     }
 
     /// Scope checks (403): cloud, public-ID prefixes, callback URL prefixes. Returns the cloud name.
@@ -204,7 +204,7 @@ struct RenameRoutes: Sendable {
     private func show(_ request: Request, _ context: RenamerRequestContext) throws -> Response {
         let client = try authenticate(request)
         guard let id = context.parameters.get("id"), let job = store.job(id, client: client.name) else { throw Problem.notFound() }
-        return try jobResponse(job, status: .ok)
+        return jobResponse(job, status: .ok)
     }
 
     private func cancel(_ request: Request, _ context: RenamerRequestContext) throws -> Response {
@@ -213,7 +213,7 @@ struct RenameRoutes: Sendable {
         guard job.status == .cancelled else {
             throw Problem(.conflict, "already-started", "the job already called Cloudinary (status \(job.status.rawValue))")
         }
-        return try jobResponse(job, status: .ok)
+        return jobResponse(job, status: .ok)
     }
 
     private func list(_ request: Request) throws -> Response {
@@ -244,32 +244,29 @@ struct RenameRoutes: Sendable {
         return Response(
             status: .ok,
             headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try JobJSON.encode(body)))
+            body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.encode(body)))
         )
     }
 
-    struct JobPage: Encodable {
+    struct JobPage: JSONWritable {
         var items: [RenameJob]
         var nextCursor: String?
 
-        enum CodingKeys: String, CodingKey {
-            case items
-            case nextCursor = "next_cursor"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(items, forKey: .items)
-            try container.encode(nextCursor, forKey: .nextCursor)
+        func write(to json: inout JSONWriter) {
+            json.object { json in
+                json.key("items")
+                json.array(items)
+                json.field("next_cursor", nextCursor)
+            }
         }
     }
 
     // MARK: Helpers
 
-    private func jobResponse(_ job: RenameJob, status: HTTPResponse.Status, headers: HTTPFields = [:]) throws -> Response {
+    private func jobResponse(_ job: RenameJob, status: HTTPResponse.Status, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try JobJSON.encode(job))))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.encode(job))))
     }
 
     static func isJSON(_ contentType: String) -> Bool {

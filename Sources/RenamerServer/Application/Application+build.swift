@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import RenamerConfig
@@ -150,7 +151,21 @@ public func buildApplication(
     let http = components.configuration.http
     return Application(
         router: buildRouter(components),
-        configuration: .init(address: .hostname(http.host, port: http.port), serverName: nil),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [RequestDeadlineHandler()],
+                httpDecoderConfiguration: .init(
+                    maxHeaderFieldSize: HTTPLimits.maxHeaderFieldBytes,
+                    maxHeaderListSize: HTTPLimits.maxHeaderBytes,
+                    maxHeaderFieldCount: HTTPLimits.maxHeaderCount
+                )
+            )
+        ),
+        configuration: .init(
+            address: .hostname(http.host, port: http.port),
+            serverName: nil,
+            availableConnectionsDelegate: MaximumAvailableConnections(HTTPLimits.maxConnections)
+        ),
         onServerRunning: { channel in
             let port = channel.localAddress?.port ?? http.port
             if http.port == 0 && !components.configuration.publicBaseURLIsExplicit {
@@ -160,6 +175,16 @@ public func buildApplication(
         },
         logger: components.logger
     )
+}
+
+/// Fixed bounds on what one client can make the server hold (README "Limits").
+enum HTTPLimits {
+    /// Connections served at once; beyond it new connections wait in the listen backlog.
+    static let maxConnections = 2048
+    /// Request headers: all together, any one field, and how many.
+    static let maxHeaderBytes = 32 * 1024
+    static let maxHeaderFieldBytes = 16 * 1024
+    static let maxHeaderCount = 100
 }
 
 /// The daemon's public base URL, settable once the bound port is known.

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RenamerCore
 import Synchronization
 
 /// A swift-log handler that writes one JSON object per line:
@@ -25,32 +26,43 @@ public struct JSONLogHandler: LogHandler {
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
-        var fields: [String: Any] = [
-            "ts": Self.timestamp(),
-            "level": event.level.rawValue,
-            "msg": event.message.description,
-            "logger": label,
-        ]
-        for (key, value) in merged where fields[key] == nil {
-            fields[key] = Self.jsonValue(value)
+        var json = JSONWriter(capacity: 256)
+        json.object { json in
+            json.field("ts", RFC3339.string(Date(), milliseconds: true))
+            json.field("level", event.level.rawValue)
+            json.field("msg", event.message.description)
+            json.field("logger", label)
+            for (key, value) in merged.sorted(by: { $0.key < $1.key }) where !Self.reserved.contains(key) {
+                json.key(key)
+                Self.write(value, to: &json)
+            }
         }
-        guard var line = try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys, .withoutEscapingSlashes])
-        else { return }
-        line.append(UInt8(ascii: "\n"))
-        output.write(line)
+        json.raw([UInt8(ascii: "\n")])
+        output.write(Data(json.bytes))
     }
 
-    static func jsonValue(_ value: Logger.MetadataValue) -> Any {
+    /// Keys of every line, which metadata cannot replace.
+    static let reserved: Set<String> = ["ts", "level", "msg", "logger"]
+
+    static func write(_ value: Logger.MetadataValue, to json: inout JSONWriter) {
         switch value {
-        case .string(let string): string
-        case .stringConvertible(let convertible): convertible.description
-        case .array(let array): array.map(jsonValue)
-        case .dictionary(let dictionary): dictionary.mapValues(jsonValue)
+        case .string(let string): json.string(string)
+        case .stringConvertible(let convertible): json.string(convertible.description)
+        case .array(let array):
+            json.raw([UInt8(ascii: "[")])
+            for (index, element) in array.enumerated() {
+                if index > 0 { json.raw([UInt8(ascii: ",")]) }
+                write(element, to: &json)
+            }
+            json.raw([UInt8(ascii: "]")])
+        case .dictionary(let dictionary):
+            json.object { json in
+                for (key, element) in dictionary.sorted(by: { $0.key < $1.key }) {
+                    json.key(key)
+                    write(element, to: &json)
+                }
+            }
         }
-    }
-
-    static func timestamp() -> String {
-        Date.now.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }
 
