@@ -1,13 +1,16 @@
 /// Cloudinary public-ID rules as the specification states them (SPEC §2).
 public enum PublicID {
-    static let forbidden: Set<Character> = ["?", "&", "#", "\\", "%", "<", ">", "+"]
+    static let forbiddenASCII: Set<UInt8> = Set("?&#\\%<>+".utf8)
 
     /// Why `value` is not a valid public ID, or nil when it is.
     public static func problem(_ value: String) -> String? {
         guard !value.isEmpty else { return "must not be empty" }
-        guard value.count <= 255 else { return "must be at most 255 characters" }
-        if let bad = value.first(where: forbidden.contains) { return "must not contain '\(bad)'" }
-        if value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        // Characters, as the specification counts them; the UTF-8 length bounds it from above.
+        guard value.utf8.count <= 255 || value.count <= 255 else { return "must be at most 255 characters" }
+        if let bad = value.unicodeScalars.first(where: { $0.isASCII && forbiddenASCII.contains(UInt8($0.value)) }) {
+            return "must not contain '\(bad)'"
+        }
+        if value.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
             return "must not contain control characters"
         }
         if value.hasPrefix("/") || value.hasSuffix("/") { return "must not start or end with '/'" }

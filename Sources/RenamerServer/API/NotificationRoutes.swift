@@ -82,7 +82,7 @@ struct NotificationRoutes: Sendable {
             count("duplicate")
             return Self.answer(.duplicate)
         }
-        guard let json = try? JSONDecoder().decode(JSONValue.self, from: Data(body.readableBytesView)), case .object(let object) = json
+        guard let json = try? JSONValue.parse(body.readableBytesView), case .object(let object) = json
         else {
             count("invalid")
             throw Problem(.badRequest, "malformed-json", "notification body is not a JSON object")

@@ -30,8 +30,8 @@ struct RenameRequest: Sendable, Equatable {
         var errors: [Problem.FieldError] = []
         func fail(_ field: String, _ message: String) { errors.append(.init(field: field, message: message)) }
 
-        for key in object.keys.sorted() where !fields.contains(key) {
-            fail(key, "unknown field")
+        if object.keys.contains(where: { !fields.contains($0) }) {
+            for key in object.keys.sorted() where !fields.contains(key) { fail(key, "unknown field") }
         }
         func string(_ key: String, required: Bool = false) -> String? {
             switch object[key] {

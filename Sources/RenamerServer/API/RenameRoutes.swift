@@ -86,7 +86,7 @@ struct RenameRoutes: Sendable {
 
         let body: JSONValue
         do {
-            body = try JSONDecoder().decode(JSONValue.self, from: Data(buffer.readableBytesView))
+            body = try JSONValue.parse(buffer.readableBytesView)
         } catch {
             throw reject("malformed", Problem(.badRequest, "malformed-json", "body is not valid JSON"))
         }
@@ -269,9 +269,13 @@ struct RenameRoutes: Sendable {
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.encode(job))))
     }
 
+    /// Whether the media type (before any `;` parameters) is `application/json`, in any case.
     static func isJSON(_ contentType: String) -> Bool {
-        let mediaType = contentType.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: .whitespaces).lowercased()
-        return mediaType == "application/json"
+        var utf8 = Substring(contentType).utf8
+        if let end = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<end] }
+        let isBlank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        let trimmed = utf8.drop(while: isBlank).reversed().drop(while: isBlank).reversed()
+        return trimmed.count == 16 && zip(trimmed, "application/json".utf8).allSatisfy { ASCII.lowercased($0) == $1 }
     }
 
     /// 1–255 printable ASCII characters, or an RFC 8941 quoted string of them; `"k"` and `k` are the same key.

@@ -16,15 +16,25 @@ struct ClientAuthenticator: Sendable {
     /// The client for an `Authorization` header value, or nil.
     func client(authorization: String?) -> RenamerConfiguration.Client? {
         guard let authorization, authorization.utf8.count <= 4096 else { return nil }
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
+        // `Bearer` in any case, spaces, the token (surrounding spaces and tabs are not part of it).
+        let utf8 = Substring(authorization).utf8
+        guard utf8.count > 7, zip(utf8, "bearer ".utf8).allSatisfy({ ASCII.lowercased($0) == $1 }) else { return nil }
+        let isBlank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        let token = Array(utf8.dropFirst(7).drop(while: isBlank).reversed().drop(while: isBlank).reversed())
         guard !token.isEmpty else { return nil }
-        let digest = Digest.hash(.sha256, Array(token.utf8))
+        let digest = Digest.hash(.sha256, token)
         var found: RenamerConfiguration.Client?
         for client in clients where ConstantTime.equals(client.tokenSHA256, digest) {
             found = client
         }
         return found
+    }
+}
+
+/// Byte-level helpers for header values, which are ASCII by protocol.
+enum ASCII {
+    /// `A`–`Z` to `a`–`z`; every other byte unchanged.
+    static func lowercased(_ byte: UInt8) -> UInt8 {
+        (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
     }
 }
