@@ -10,11 +10,12 @@ import Testing
 @Suite("JSON parser")
 struct JSONValueParseTests {
     /// Fragments that make valid and subtly invalid JSON when strung together.
-    static let tokens: [[UInt8]] = [
-        "{", "}", "[", "]", ",", ":", "\"a\"", "\"b\"", "\"\\u00e9\"", "\"\\ud83d\\ude00\"", "\"\\ud800\"", "\"\\udc00x\"",
-        "\"\\/\\b\\f\\n\\r\\t\"", "\"\\x\"", "1", "-0.5e3", "0", "-", "01", "1.", "1e999", "2E-2", "true", "false", "null", "nul",
-        " ", "\n", "\"x\\\"y\"", "\"\u{1}\"", "\"é😀\"", "\\", "\"", "{\"a\":1}", "[1,2]", "{\"a\":", "\"k\":", "1,",
-    ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0xE2, 0x82]]
+    static let tokens: [[UInt8]] =
+        [
+            "{", "}", "[", "]", ",", ":", "\"a\"", "\"b\"", "\"\\u00e9\"", "\"\\ud83d\\ude00\"", "\"\\ud800\"", "\"\\udc00x\"",
+            "\"\\/\\b\\f\\n\\r\\t\"", "\"\\x\"", "1", "-0.5e3", "0", "-", "01", "1.", "1e999", "2E-2", "true", "false", "null", "nul",
+            " ", "\n", "\"x\\\"y\"", "\"\u{1}\"", "\"é😀\"", "\\", "\"", "{\"a\":1}", "[1,2]", "{\"a\":", "\"k\":", "1,",
+        ].map { Array($0.utf8) } + [[0xFF], [0xC3], [0xE2, 0x82]]
     static let text = Gen<Int>.value(in: 0...(tokens.count - 1)).map { tokens[$0] }.array(of: 0...16).map { $0.flatMap { $0 } }
 
     @Test func agreesWithJSONDecoder() async {
@@ -23,7 +24,10 @@ struct JSONValueParseTests {
             let ours = try? JSONValue.parse(bytes)
             if ours != nil { accepted.withLock { $0 += 1 } }
             let foundation = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-            #expect(ours == foundation, "\(String(decoding: bytes, as: UTF8.self)): ours \(String(describing: ours)), Foundation \(String(describing: foundation))")
+            #expect(
+                ours == foundation,
+                "\(String(decoding: bytes, as: UTF8.self)): ours \(String(describing: ours)), Foundation \(String(describing: foundation))"
+            )
         }
         // The generator reaches both sides (about 3 % valid); `validTextsAndTheirMutations` covers
         // the valid side in depth.
@@ -54,7 +58,9 @@ struct JSONValueParseTests {
 
     @Test func validTextsAndTheirMutations() async {
         await propertyCheck(count: 1000, input: Gen<UInt64>.value(in: 0...UInt64.max), Gen<Int>.value(in: 0...1000), Gen<UInt8>.value(in: 0...255)) {
-            seed, position, byte in
+            seed,
+            position,
+            byte in
             let valid = Array(Self.validJSON(seed).utf8)
             let value = try? JSONValue.parse(valid)
             #expect(value != nil, "\(String(decoding: valid, as: UTF8.self))")
