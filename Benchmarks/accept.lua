@@ -3,8 +3,8 @@
 -- none: bench/t<thread>-<n>), RENAMER_INVALIDATE (true|false, default false), RENAMER_CALLBACK
 -- (callback_url, default none).
 local counter = 0
-local thread_id = 0
 local threads = {}
+-- thread_id is a global that setup() sets in each thread's Lua state (a local would shadow it).
 
 function setup(thread)
   thread:set("thread_id", #threads)
@@ -21,7 +21,7 @@ end
 
 request = function()
   counter = counter + 1
-  local from = string.format("bench/%st%d-%d", run, thread_id, counter)
+  local from = string.format("bench/%st%d-%d", run, thread_id or 0, counter)
   local body = string.format('{"from_public_id":"%s","to_public_id":"%s-new","invalidate":%s%s}', from, from, invalidate, extra)
   return wrk.format("POST", "/v1/renames", {
     ["Authorization"] = "Bearer " .. token,

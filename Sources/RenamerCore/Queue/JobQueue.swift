@@ -76,6 +76,10 @@ public final class JobQueue: @unchecked Sendable {
     private var entries: [String: Entry] = [:]
     private var lines: [AssetKey: Deque<String>] = [:]
     private var ready: [String: Deque<String>] = [:]
+    /// The ids in `ready` that are still to be started. A job that ends while it waits there is
+    /// removed from this set only; `pump` skips it. That keeps every operation O(1) however deep
+    /// the queue (a scan of `ready` per finished job made draining 100,000 jobs quadratic).
+    private var readyIDs: Set<String> = []
     private var inFlight: [String: Int] = [:]
     private var pausedUntil: [String: Date] = [:]
     private var wakeArmed: Set<String> = []
@@ -119,7 +123,7 @@ public final class JobQueue: @unchecked Sendable {
             }
             entries[job.id] = entry
             for key in job.assetKeys { lines[key, default: []].append(job.id) }
-            if isAtHeadOfItsLines(job.id) { ready[job.cloud, default: []].append(job.id) }
+            if isAtHeadOfItsLines(job.id) { markReady(job.id, cloud: job.cloud) }
             pump()
         }
     }
@@ -163,6 +167,11 @@ public final class JobQueue: @unchecked Sendable {
 
     // MARK: - Scheduling (on `scheduler`)
 
+    private func markReady(_ id: String, cloud: String) {
+        guard readyIDs.insert(id).inserted else { return }
+        ready[cloud, default: []].append(id)
+    }
+
     private func isAtHeadOfItsLines(_ id: String) -> Bool {
         guard let entry = entries[id] else { return false }
         return entry.keys.allSatisfy { lines[$0]?.first == id }
@@ -182,6 +191,7 @@ public final class JobQueue: @unchecked Sendable {
             }
             let limit = configuration.clouds[cloud]?.maxConcurrentRequests ?? 1
             while inFlight[cloud, default: 0] < limit, let id = ready[cloud]?.popFirst() {
+                guard readyIDs.remove(id) != nil else { continue }
                 start(id)
             }
             if ready[cloud]?.isEmpty == true { ready[cloud] = nil }
@@ -271,7 +281,7 @@ public final class JobQueue: @unchecked Sendable {
             let requeue: @Sendable () -> Void = { [self] in
                 guard entries[id] != nil else { return }
                 entries[id]?.dispatched = false
-                ready[cloud, default: []].append(id)
+                markReady(id, cloud: cloud)
                 pump()
             }
             if delay > 0 { clock.schedule(after: delay, on: scheduler, requeue) } else { scheduler.async(execute: requeue) }
@@ -293,7 +303,7 @@ public final class JobQueue: @unchecked Sendable {
     /// Releases the job's public IDs and promotes the jobs that were waiting for them.
     private func endRenamePhase(_ id: String) {
         guard let entry = entries.removeValue(forKey: id) else { return }
-        ready[entry.cloud]?.removeAll { $0 == id }
+        readyIDs.remove(id)
         for key in entry.keys {
             lines[key]?.removeAll { $0 == id }
             if lines[key]?.isEmpty == true { lines[key] = nil }
@@ -301,9 +311,7 @@ public final class JobQueue: @unchecked Sendable {
         for key in entry.keys {
             guard let head = lines[key]?.first, isAtHeadOfItsLines(head), let headEntry = entries[head], !headEntry.dispatched
             else { continue }
-            if ready[headEntry.cloud]?.contains(head) != true {
-                ready[headEntry.cloud, default: []].append(head)
-            }
+            markReady(head, cloud: headEntry.cloud)
         }
         pump()
     }
