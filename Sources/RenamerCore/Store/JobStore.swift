@@ -199,18 +199,23 @@ public final class JobStore: Sendable {
     public func remove(_ ids: [String]) {
         guard !ids.isEmpty else { return }
         state.withLock { state in
+            // Per client, one pass over its list for the whole batch: removing entries one by one
+            // made a purge of many jobs quadratic, with the store locked throughout.
+            var removedSequences: [String: Set<Int>] = [:]
             for id in ids {
                 guard let job = state.jobs.removeValue(forKey: id) else { continue }
                 if job.status == .queued || job.status == .renaming { state.unfinishedRenames -= 1 }
-                let sequence = state.sequenceOf.removeValue(forKey: id)
-                if let sequence, var entries = state.byClient[job.client] {
-                    if let index = entries.firstIndex(where: { $0.sequence == sequence }) { entries.remove(at: index) }
-                    state.byClient[job.client] = entries.isEmpty ? nil : entries
+                if let sequence = state.sequenceOf.removeValue(forKey: id) {
+                    removedSequences[job.client, default: []].insert(sequence)
                 }
                 let renameKey = RenameKey(cloud: job.cloud, from: job.fromPublicID, to: job.toPublicID)
                 state.byRename[renameKey]?.removeAll { $0 == id }
                 if state.byRename[renameKey]?.isEmpty == true { state.byRename[renameKey] = nil }
                 if let slot = state.keyOf.removeValue(forKey: id) { state.idempotency[slot] = nil }
+            }
+            for (client, sequences) in removedSequences {
+                state.byClient[client]?.removeAll { sequences.contains($0.sequence) }
+                if state.byClient[client]?.isEmpty == true { state.byClient[client] = nil }
             }
             journal.removeJobs(ids)
         }
