@@ -85,6 +85,7 @@ struct ControlRoutes: Sendable {
             return Response(status: .noContent)
         }
         group.get("requests") { _, _ in try Self.json(state.requests) }
+        group.get("renames") { _, _ in try Self.json(state.appliedRenames) }
         group.delete("requests") { _, _ in
             state.clearRequests()
             return Response(status: .noContent)

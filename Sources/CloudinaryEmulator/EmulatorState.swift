@@ -98,6 +98,8 @@ public final class EmulatorState: Sendable {
         var paused = false
         var requests: [EmulatorRequestRecord] = []
         var callbacksReceived = 0
+        /// Applied renames per source public ID, kept apart from the capped request log.
+        var appliedRenames: [String: Int] = [:]
         var notifications: [EmulatorNotificationRecord] = []
         var nextVersion = 1_700_000_000
     }
@@ -224,6 +226,9 @@ public final class EmulatorState: Sendable {
 
     func record(_ record: EmulatorRequestRecord) {
         state.withLock { state in
+            if record.operation == "rename", record.applied, let from = record.fields?["from_public_id"] {
+                state.appliedRenames[from, default: 0] += 1
+            }
             state.requests.append(record)
             // Trimmed in steps, so a busy emulator does not shift the whole log on every request.
             if state.requests.count > 110_000 { state.requests.removeFirst(state.requests.count - 100_000) }
@@ -231,6 +236,9 @@ public final class EmulatorState: Sendable {
     }
 
     public var requests: [EmulatorRequestRecord] { state.withLock { $0.requests } }
+
+    /// How many times each public ID was renamed away (all of the emulator's life).
+    public var appliedRenames: [String: Int] { state.withLock { $0.appliedRenames } }
 
     /// Callbacks posted to `/_emulator/callbacks/…` (a sink for benchmarks and demos).
     public var callbacksReceived: Int { state.withLock { $0.callbacksReceived } }

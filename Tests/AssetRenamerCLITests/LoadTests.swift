@@ -91,12 +91,8 @@ struct LoadTests {
         #expect(events.filter { ids.contains($0.key) }.values.allSatisfy { $0 == "rename.completed" })
 
         // Each asset was renamed exactly once at Cloudinary, retries or not.
-        let (_, log) = try await KillRestartTests.http(.GET, emulator + "/requests")
-        let requests = try #require(try JSONSerialization.jsonObject(with: log) as? [[String: Any]])
-        var applied: [String: Int] = [:]
-        for request in requests where request["operation"] as? String == "rename" && request["applied"] as? Bool == true {
-            applied[(request["fields"] as? [String: String])?["from_public_id"] ?? "", default: 0] += 1
-        }
+        let (_, counts) = try await KillRestartTests.http(.GET, emulator + "/renames")
+        let applied = try #require(try JSONSerialization.jsonObject(with: counts) as? [String: Int])
         #expect(applied.values.allSatisfy { $0 == 1 }, "renamed twice: \(applied.filter { $0.value != 1 })")
         #expect(applied.count >= ids.count)
 

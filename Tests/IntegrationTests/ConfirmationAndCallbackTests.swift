@@ -165,12 +165,15 @@ struct ConfirmationAndCallbackTests {
     }
 
     @Test func aSlowReceiverTimesOutAndIsRetried() async throws {
-        try await Harness.run(["callbacks.timeout_seconds": "0.3"]) { harness in
-            harness.receiver.script(.init(status: 200, delaySeconds: 1.5))
+        try await Harness.run(["callbacks.timeout_seconds": "1"]) { harness in
+            harness.receiver.script(.init(status: 200, delaySeconds: 4))
             let id = try await rename(harness, ["invalidate": false])
             let block = try await callbackBlock(harness, id, until: "delivered")
-            #expect(block["attempts"] as? Int == 2)
-            #expect(harness.receiver.deliveries.count == 2)
+            // The slow first attempt timed out and a later one was delivered (on a starved machine a
+            // second attempt may time out too, so at least two).
+            let attempts = try #require(block["attempts"] as? Int)
+            #expect(attempts >= 2)
+            #expect(harness.receiver.deliveries.count == attempts)
         }
     }
 
@@ -213,21 +216,8 @@ struct ConfirmationAndCallbackTests {
                     ]
                 },
             ]
-            let file = FileManager.default.temporaryDirectory.appending(path: "capture-\(UUID().uuidString).json")
-            defer { try? FileManager.default.removeItem(at: file) }
-            try JSONSerialization.data(withJSONObject: capture).write(to: file)
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .appending(path: "Interop/verify_standard_webhooks.py")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script.path, file.path]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(text)")
+            let (status, text) = try Interop.check("verify_standard_webhooks.py", capture: capture)
+            #expect(status == 0, "\(text)")
             #expect(text.contains("2 verified"), "\(text)")
         }
     }

@@ -60,11 +60,13 @@ struct HostileClientTests {
             for connection in dribblers { connection.send("POST /v1/renames HTTP/1.1\r\nHost: x\r\n") }
             let started = ContinuousClock.now
 
-            // While they hold their connections, a normal client is served at once.
+            // While they hold their connections, a normal client is served, well before the holders
+            // are cut off (10 s): the bound separates "served" from "blocked behind them", it is not
+            // a latency target (the suite runs beside every other test).
             for _ in 0..<20 {
                 let began = ContinuousClock.now
                 #expect(try await harness.request(.GET, harness.daemonURL + "/healthz", token: nil).status == 200)
-                #expect(ContinuousClock.now - began < .seconds(1))
+                #expect(ContinuousClock.now - began < .seconds(5))
             }
 
             // Oversized headers: refused and closed, not buffered.

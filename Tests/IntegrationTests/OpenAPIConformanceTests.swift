@@ -10,7 +10,6 @@ import Testing
 /// validator, `Tests/Interop/check_openapi.py`) checks each response and each callback.
 @Suite("OpenAPI conformance")
 struct OpenAPIConformanceTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let limitedToken = "limited-token"
 
     @Test func everyResponseAndCallbackMatchesTheDocument() async throws {
@@ -141,21 +140,11 @@ struct OpenAPIConformanceTests {
                 ]
             },
         ]
-        let file = FileManager.default.temporaryDirectory.appending(path: "openapi-capture-\(UUID().uuidString).json")
-        defer { try? FileManager.default.removeItem(at: file) }
-        try JSONSerialization.data(withJSONObject: capture).write(to: file)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "python3", Self.repository.appending(path: "Tests/Interop/check_openapi.py").path,
-            Self.repository.appending(path: "docs/openapi.yaml").path, file.path,
-        ]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        let result = try Interop.check(
+            "check_openapi.py",
+            arguments: [Interop.repository.appending(path: "docs/openapi.yaml").path],
+            capture: capture
+        )
+        return (result.status, result.output)
     }
 }
