@@ -43,12 +43,17 @@ public struct JSONWriter {
 
     /// Writes a JSON array of `elements`.
     public mutating func array<Element: JSONWritable>(_ elements: some Sequence<Element>) {
+        array(elements) { element, json in element.write(to: &json) }
+    }
+
+    /// Writes a JSON array, each element written by `write`.
+    public mutating func array<Elements: Sequence>(_ elements: Elements, _ write: (Elements.Element, inout JSONWriter) -> Void) {
         bytes.append(UInt8(ascii: "["))
         var firstElement = true
         for element in elements {
             if !firstElement { bytes.append(UInt8(ascii: ",")) }
             firstElement = false
-            element.write(to: &self)
+            write(element, &self)
         }
         bytes.append(UInt8(ascii: "]"))
     }
@@ -112,6 +117,10 @@ public struct JSONWriter {
         bytes.append(contentsOf: json)
     }
 
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+    }
+
     private mutating func appendEscaped(_ byte: UInt8) {
         bytes.append(UInt8(ascii: "\\"))
         switch byte {
@@ -122,8 +131,7 @@ public struct JSONWriter {
         case 0x0D: bytes.append(UInt8(ascii: "r"))
         case 0x09: bytes.append(UInt8(ascii: "t"))
         default:
-            let hex = Array("0123456789abcdef".utf8)
-            bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            bytes.append(contentsOf: [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), Self.hexDigit(byte >> 4), Self.hexDigit(byte & 0xF)])
         }
     }
 }

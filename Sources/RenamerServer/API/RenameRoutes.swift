@@ -273,8 +273,7 @@ struct RenameRoutes: Sendable {
     static func isJSON(_ contentType: String) -> Bool {
         var utf8 = Substring(contentType).utf8
         if let end = utf8.firstIndex(of: UInt8(ascii: ";")) { utf8 = utf8[..<end] }
-        let isBlank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
-        let trimmed = utf8.drop(while: isBlank).reversed().drop(while: isBlank).reversed()
+        let trimmed = ASCII.trimmingBlanks(utf8)
         return trimmed.count == 16 && zip(trimmed, "application/json".utf8).allSatisfy { ASCII.lowercased($0) == $1 }
     }
 

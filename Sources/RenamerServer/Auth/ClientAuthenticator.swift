@@ -19,8 +19,7 @@ struct ClientAuthenticator: Sendable {
         // `Bearer` in any case, spaces, the token (surrounding spaces and tabs are not part of it).
         let utf8 = Substring(authorization).utf8
         guard utf8.count > 7, zip(utf8, "bearer ".utf8).allSatisfy({ ASCII.lowercased($0) == $1 }) else { return nil }
-        let isBlank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
-        let token = Array(utf8.dropFirst(7).drop(while: isBlank).reversed().drop(while: isBlank).reversed())
+        let token = Array(ASCII.trimmingBlanks(utf8.dropFirst(7)))
         guard !token.isEmpty else { return nil }
         let digest = Digest.hash(.sha256, token)
         var found: RenamerConfiguration.Client?
@@ -36,5 +35,14 @@ enum ASCII {
     /// `A`–`Z` to `a`–`z`; every other byte unchanged.
     static func lowercased(_ byte: UInt8) -> UInt8 {
         (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+    }
+
+    /// `bytes` without leading and trailing spaces and tabs.
+    static func trimmingBlanks(_ bytes: Substring.UTF8View.SubSequence) -> Substring.UTF8View.SubSequence {
+        let isBlank: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 }
+        guard let start = bytes.firstIndex(where: { !isBlank($0) }), let end = bytes.lastIndex(where: { !isBlank($0) }) else {
+            return bytes[bytes.endIndex...]
+        }
+        return bytes[start...end]
     }
 }

@@ -49,12 +49,7 @@ public struct JSONLogHandler: LogHandler {
         case .string(let string): json.string(string)
         case .stringConvertible(let convertible): json.string(convertible.description)
         case .array(let array):
-            json.raw([UInt8(ascii: "[")])
-            for (index, element) in array.enumerated() {
-                if index > 0 { json.raw([UInt8(ascii: ",")]) }
-                write(element, to: &json)
-            }
-            json.raw([UInt8(ascii: "]")])
+            json.array(array) { element, json in write(element, to: &json) }
         case .dictionary(let dictionary):
             json.object { json in
                 for (key, element) in dictionary.sorted(by: { $0.key < $1.key }) {
