@@ -221,7 +221,8 @@ struct RenameRoutes: Sendable {
         let query = request.uri.queryParameters
         var errors: [Problem.FieldError] = []
         var status: JobStatus?
-        if let text = query["status"].map(String.init) {
+        // `status=` with no value lists every status (SPEC §2 writes the query as `?status=&limit=…`).
+        if let text = query["status"].map(String.init), !text.isEmpty {
             status = JobStatus(rawValue: text)
             if status == nil { errors.append(.init(field: "status", message: "unknown status")) }
         }
