@@ -76,7 +76,7 @@ public struct CloudinaryClient: CloudinaryAPI {
     {
         let url =
             "\(cloud.uploadPrefix)/v1_1/\(Self.pathEscape(cloud.cloudName))/resources/\(resourceType.rawValue)/\(type.rawValue)/"
-            + publicID.split(separator: "/", omittingEmptySubsequences: false).map { Self.pathEscape(String($0)) }.joined(separator: "/")
+            + PercentEncoding.escape(publicID, keeping: PercentEncoding.pathCharacters)
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Authorization", value: "Basic " + Data("\(cloud.apiKey):\(cloud.apiSecret.value)".utf8).base64EncodedString())
         request.headers.add(name: "Accept", value: "application/json")
@@ -115,17 +115,13 @@ public struct CloudinaryClient: CloudinaryAPI {
     }
 
     static func resource(_ body: ByteBuffer) -> RenameJob.RenameResult? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
-            let publicID = object["public_id"] as? String
-        else { return nil }
-        return .init(publicID: publicID, version: object["version"] as? Int, secureURL: object["secure_url"] as? String)
+        guard let object = try? JSONValue.parse(body.readableBytesView), let publicID = object["public_id"]?.stringValue else { return nil }
+        return .init(publicID: publicID, version: object["version"]?.intValue, secureURL: object["secure_url"]?.stringValue)
     }
 
     /// `{"error":{"message":"…"}}`, or a generic text when the body is not that shape.
     static func errorMessage(_ body: ByteBuffer, status: Int) -> String {
-        if let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
-            let error = object["error"] as? [String: Any], let message = error["message"] as? String
-        {
+        if let message = (try? JSONValue.parse(body.readableBytesView))?["error"]?["message"]?.stringValue {
             return String(message.prefix(1000))
         }
         return "Cloudinary answered HTTP \(status)"
@@ -144,6 +140,6 @@ public struct CloudinaryClient: CloudinaryAPI {
     }
 
     static func pathEscape(_ segment: String) -> String {
-        segment.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~!$'()*,;=:@"))) ?? segment
+        PercentEncoding.escape(segment, keeping: PercentEncoding.segmentCharacters)
     }
 }

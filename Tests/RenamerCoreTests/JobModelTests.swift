@@ -83,11 +83,21 @@ struct JobModelTests {
         #expect(FormURLEncoding.decode("a=%zz") == nil)
     }
 
+    @Test func percentEncodingIsByteWiseAndASCIIOnly() {
+        #expect(PercentEncoding.escape("a-b._~Z9") == "a-b._~Z9")
+        // Non-ASCII letters are escaped too (Foundation's `.alphanumerics` would keep them).
+        #expect(PercentEncoding.escape("café/x y&") == "caf%C3%A9%2Fx%20y%26")
+        #expect(PercentEncoding.escape("a/b:c@d é", keeping: PercentEncoding.pathCharacters) == "a/b:c@d%20%C3%A9")
+        #expect(PercentEncoding.escape("a/b", keeping: PercentEncoding.segmentCharacters) == "a%2Fb")
+    }
+
     @Test func assetKeysCoverSourceAndTarget() {
         let job = RenameJob.fixture(from: "a", to: "b", resourceType: .video)
         #expect(
-            job.assetKeys == [.init(cloud: "main", resourceType: .video, publicID: "a"), .init(cloud: "main", resourceType: .video, publicID: "b")]
+            JobQueue.Entry(job).keys == [
+                .init(cloud: "main", resourceType: .video, publicID: "a"), .init(cloud: "main", resourceType: .video, publicID: "b"),
+            ]
         )
-        #expect(RenameJob.fixture(from: "a", to: "a").assetKeys.count == 1)
+        #expect(JobQueue.Entry(RenameJob.fixture(from: "a", to: "a")).keys.count == 1)
     }
 }

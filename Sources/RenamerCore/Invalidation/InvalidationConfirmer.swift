@@ -189,10 +189,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
 
     /// `{delivery_base_url}/{resource_type}/{type}/{from_public_id}`, each path segment escaped.
     static func deliveryURL(_ job: RenameJob, base: String) -> String {
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~!$'()*,;=:@"))
-        let path = job.fromPublicID.split(separator: "/", omittingEmptySubsequences: false)
-            .map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? String($0) }
-            .joined(separator: "/")
+        let path = PercentEncoding.escape(job.fromPublicID, keeping: PercentEncoding.pathCharacters)
         return "\(base)/\(job.resourceType.rawValue)/\(job.type.rawValue)/\(path)"
     }
 }

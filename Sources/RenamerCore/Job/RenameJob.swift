@@ -170,12 +170,6 @@ public struct RenameJob: Sendable, Equatable {
         self.callback = callback
     }
 
-    /// The public IDs this job touches, for per-asset ordering.
-    public var assetKeys: [AssetKey] {
-        let from = AssetKey(cloud: cloud, resourceType: resourceType, publicID: fromPublicID)
-        let to = AssetKey(cloud: cloud, resourceType: resourceType, publicID: toPublicID)
-        return from == to ? [from] : [from, to]
-    }
 }
 
 /// A public ID within one cloud and resource type: two jobs sharing one never run at once.

@@ -46,7 +46,10 @@ public final class JobQueue: @unchecked Sendable {
 
     struct Entry {
         var cloud: String
-        var keys: [AssetKey]
+        var resourceType: ResourceType
+        var from: String
+        /// nil when the job renames a public ID to itself.
+        var to: String?
         var next: Step = .attempt
         /// Lookups made since the last unknown outcome, bounded so a dead Admin API ends the job.
         var reconciliations = 0
@@ -54,6 +57,20 @@ public final class JobQueue: @unchecked Sendable {
         var hadUnknownOutcome = false
         /// In flight or waiting for its retry time: not to be put on the ready list again.
         var dispatched = false
+
+        init(_ job: RenameJob) {
+            cloud = job.cloud
+            resourceType = job.resourceType
+            from = job.fromPublicID
+            to = job.toPublicID == job.fromPublicID ? nil : job.toPublicID
+        }
+
+        /// The public IDs the job holds (compact: the entry is stored per queued job).
+        var keys: [AssetKey] {
+            let source = AssetKey(cloud: cloud, resourceType: resourceType, publicID: from)
+            guard let to else { return [source] }
+            return [source, AssetKey(cloud: cloud, resourceType: resourceType, publicID: to)]
+        }
     }
 
     public let store: JobStore
@@ -74,7 +91,8 @@ public final class JobQueue: @unchecked Sendable {
 
     // Confined to `scheduler`.
     private var entries: [String: Entry] = [:]
-    private var lines: [AssetKey: Deque<String>] = [:]
+    /// Per public ID, the jobs holding or waiting for it, in acceptance order.
+    private var lines: [AssetKey: CompactList<String>] = [:]
     private var ready: [String: Deque<String>] = [:]
     /// The ids in `ready` that are still to be started. A job that ends while it waits there is
     /// removed from this set only; `pump` skips it. That keeps every operation O(1) however deep
@@ -116,13 +134,13 @@ public final class JobQueue: @unchecked Sendable {
     public func enqueue(_ job: RenameJob, recovered: Bool = false) {
         scheduler.async { [self] in
             updateDepth()
-            var entry = Entry(cloud: job.cloud, keys: job.assetKeys)
+            var entry = Entry(job)
             if recovered {
                 entry.next = .reconcile
                 entry.hadUnknownOutcome = true
             }
             entries[job.id] = entry
-            for key in job.assetKeys { lines[key, default: []].append(job.id) }
+            for key in entry.keys { lines.append(job.id, at: key) }
             if isAtHeadOfItsLines(job.id) { markReady(job.id, cloud: job.cloud) }
             pump()
         }
@@ -305,8 +323,7 @@ public final class JobQueue: @unchecked Sendable {
         guard let entry = entries.removeValue(forKey: id) else { return }
         readyIDs.remove(id)
         for key in entry.keys {
-            lines[key]?.removeAll { $0 == id }
-            if lines[key]?.isEmpty == true { lines[key] = nil }
+            lines.remove(id, at: key)
         }
         for key in entry.keys {
             guard let head = lines[key]?.first, isAtHeadOfItsLines(head), let headEntry = entries[head], !headEntry.dispatched
@@ -410,11 +427,7 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     func notificationURL(for job: RenameJob) -> String {
-        "\(publicBaseURL())/v1/notifications/cloudinary?cloud=\(Self.queryEscape(job.cloud))&job=\(Self.queryEscape(job.id))"
-    }
-
-    static func queryEscape(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? value
+        "\(publicBaseURL())/v1/notifications/cloudinary?cloud=\(PercentEncoding.escape(job.cloud))&job=\(PercentEncoding.escape(job.id))"
     }
 
     /// `error.code` for a final Cloudinary status.

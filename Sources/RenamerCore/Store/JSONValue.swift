@@ -29,6 +29,23 @@ extension JSONValue: Decodable {
 }
 
 extension JSONValue {
+    /// The member `key` of an object (nil for anything else).
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members[key]
+    }
+
+    public var stringValue: String? {
+        guard case .string(let value) = self else { return nil }
+        return value
+    }
+
+    /// A number that is a whole `Int`.
+    public var intValue: Int? {
+        guard case .number(let value) = self else { return nil }
+        return Int(exactly: value)
+    }
+
     /// A short name of the value's JSON type, for error messages.
     public var typeName: String {
         switch self {

@@ -34,10 +34,22 @@ public final class JobStore: Sendable {
         var to: String
     }
 
+    /// A stored job and its acceptance order. A reference, so the index holds 8 bytes per job and
+    /// growing it under the lock moves pointers, not ~400-byte jobs.
+    final class Slot {
+        var job: RenameJob
+        let sequence: Int
+
+        init(_ job: RenameJob, sequence: Int) {
+            self.job = job
+            self.sequence = sequence
+        }
+    }
+
     struct State {
-        var jobs: [String: RenameJob] = [:]
-        var byRename: [RenameKey: [String]] = [:]
-        var sequenceOf: [String: Int] = [:]
+        var jobs: [String: Slot] = [:]
+        /// Nearly always one job per rename.
+        var byRename: [RenameKey: CompactList<String>] = [:]
         /// Per client: (sequence, id), ascending.
         var byClient: [String: [(sequence: Int, id: String)]] = [:]
         var idempotency: [IdempotencyKey: IdempotencyEntry] = [:]
@@ -67,8 +79,8 @@ public final class JobStore: Sendable {
             case .accepting:
                 return .inFlight
             case .job(let id, let stored):
-                guard stored == body, let job = state.jobs[id] else { return .mismatch }
-                return .replay(job)
+                guard stored == body, let slot = state.jobs[id] else { return .mismatch }
+                return .replay(slot.job)
             }
         }
     }
@@ -95,10 +107,7 @@ public final class JobStore: Sendable {
             state.unfinishedRenames += 1
             let sequence = state.nextSequence
             state.nextSequence += 1
-            state.jobs[job.id] = job
-            state.sequenceOf[job.id] = sequence
-            state.byClient[job.client, default: []].append((sequence, job.id))
-            state.byRename[RenameKey(cloud: job.cloud, from: job.fromPublicID, to: job.toPublicID), default: []].append(job.id)
+            state.add(job, sequence: sequence)
             journal.record(job, sequence: sequence)
             if let key = idempotencyKey {
                 let slot = IdempotencyKey(client: job.client, key: key)
@@ -113,7 +122,7 @@ public final class JobStore: Sendable {
     /// The job, if it exists and belongs to `client` (nil client: any owner).
     public func job(_ id: String, client: String? = nil) -> RenameJob? {
         state.withLock { state in
-            guard let job = state.jobs[id], client == nil || job.client == client else { return nil }
+            guard let job = state.jobs[id]?.job, client == nil || job.client == client else { return nil }
             return job
         }
     }
@@ -125,7 +134,8 @@ public final class JobStore: Sendable {
     @discardableResult
     public func update(_ id: String, now: Date, _ change: (inout RenameJob) -> Void) -> RenameJob? {
         state.withLock { state in
-            guard let old = state.jobs[id] else { return nil }
+            guard let slot = state.jobs[id] else { return nil }
+            let old = slot.job
             var job = old
             change(&job)
             if job.status != old.status {
@@ -137,8 +147,8 @@ public final class JobStore: Sendable {
             }
             if job != old {
                 job.updatedAt = now
-                state.jobs[id] = job
-                journal.record(job, sequence: state.sequenceOf[id] ?? 0)
+                slot.job = job
+                journal.record(job, sequence: slot.sequence)
             }
             return job
         }
@@ -166,17 +176,17 @@ public final class JobStore: Sendable {
             var page: [RenameJob] = []
             var index = end - 1
             while index >= 0 && page.count < limit {
-                if let job = state.jobs[entries[index].id], status == nil || job.status == status {
+                if let job = state.jobs[entries[index].id]?.job, status == nil || job.status == status {
                     page.append(job)
                 }
                 index -= 1
             }
             // Another page exists if an older matching job remains.
             var next: Int?
-            if page.count == limit, let last = page.last, let sequence = state.sequenceOf[last.id] {
+            if page.count == limit, let last = page.last, let sequence = state.jobs[last.id]?.sequence {
                 var probe = index
                 while probe >= 0 {
-                    if let job = state.jobs[entries[probe].id], status == nil || job.status == status {
+                    if let job = state.jobs[entries[probe].id]?.job, status == nil || job.status == status {
                         next = sequence
                         break
                     }
@@ -190,7 +200,7 @@ public final class JobStore: Sendable {
     /// Jobs of `cloud` that rename `from` to `to`, oldest first.
     public func jobs(cloud: String, from: String, to: String) -> [RenameJob] {
         state.withLock { state in
-            (state.byRename[RenameKey(cloud: cloud, from: from, to: to)] ?? []).compactMap { state.jobs[$0] }
+            (state.byRename[RenameKey(cloud: cloud, from: from, to: to)]?.elements ?? []).compactMap { state.jobs[$0]?.job }
         }
     }
 
@@ -203,14 +213,12 @@ public final class JobStore: Sendable {
             // made a purge of many jobs quadratic, with the store locked throughout.
             var removedSequences: [String: Set<Int>] = [:]
             for id in ids {
-                guard let job = state.jobs.removeValue(forKey: id) else { continue }
+                guard let slot = state.jobs.removeValue(forKey: id) else { continue }
+                let job = slot.job
                 if job.status == .queued || job.status == .renaming { state.unfinishedRenames -= 1 }
-                if let sequence = state.sequenceOf.removeValue(forKey: id) {
-                    removedSequences[job.client, default: []].insert(sequence)
-                }
-                let renameKey = RenameKey(cloud: job.cloud, from: job.fromPublicID, to: job.toPublicID)
-                state.byRename[renameKey]?.removeAll { $0 == id }
-                if state.byRename[renameKey]?.isEmpty == true { state.byRename[renameKey] = nil }
+                removedSequences[job.client, default: []].insert(slot.sequence)
+                let renameKey = RenameKey(job)
+                state.byRename.remove(id, at: renameKey)
                 if let slot = state.keyOf.removeValue(forKey: id) { state.idempotency[slot] = nil }
             }
             for (client, sequences) in removedSequences {
@@ -224,7 +232,7 @@ public final class JobStore: Sendable {
     /// Final jobs that finished before `date`, for purging.
     public func finishedJobs(before date: Date) -> [String] {
         state.withLock { state in
-            state.jobs.values.filter { job in
+            state.jobs.values.lazy.map(\.job).filter { job in
                 guard job.status.isFinal, let completed = job.completedAt, completed < date else { return false }
                 // Keep a job while its callback is still being delivered.
                 return job.callbackEvent?.nextAttemptAt == nil
@@ -236,10 +244,7 @@ public final class JobStore: Sendable {
     public func restore(_ snapshot: JournalSnapshot) {
         state.withLock { state in
             for (job, sequence) in snapshot.jobs.sorted(by: { $0.sequence < $1.sequence }) {
-                state.jobs[job.id] = job
-                state.sequenceOf[job.id] = sequence
-                state.byClient[job.client, default: []].append((sequence, job.id))
-                state.byRename[RenameKey(cloud: job.cloud, from: job.fromPublicID, to: job.toPublicID), default: []].append(job.id)
+                state.add(job, sequence: sequence)
                 if job.status == .queued || job.status == .renaming { state.unfinishedRenames += 1 }
                 state.nextSequence = max(state.nextSequence, sequence + 1)
             }
@@ -254,17 +259,32 @@ public final class JobStore: Sendable {
     /// Every job, oldest first (recovery).
     public var allJobs: [RenameJob] {
         state.withLock { state in
-            state.jobs.values.sorted { (state.sequenceOf[$0.id] ?? 0) < (state.sequenceOf[$1.id] ?? 0) }
+            state.jobs.values.sorted { $0.sequence < $1.sequence }.map(\.job)
         }
     }
 
     /// When the oldest job whose rename is not final yet was accepted (scanned: for metrics scrapes).
     public var oldestUnfinishedRenameCreatedAt: Date? {
         state.withLock { state in
-            state.jobs.values.lazy.filter { $0.status == .queued || $0.status == .renaming }.map(\.createdAt).min()
+            state.jobs.values.lazy.map(\.job).filter { $0.status == .queued || $0.status == .renaming }.map(\.createdAt).min()
         }
     }
 
     /// Jobs whose rename is not final yet.
     public var unfinishedRenameCount: Int { state.withLock { $0.unfinishedRenames } }
+}
+
+extension JobStore.RenameKey {
+    init(_ job: RenameJob) {
+        self.init(cloud: job.cloud, from: job.fromPublicID, to: job.toPublicID)
+    }
+}
+
+extension JobStore.State {
+    /// Stores a job and indexes it by client and by rename.
+    mutating func add(_ job: RenameJob, sequence: Int) {
+        jobs[job.id] = JobStore.Slot(job, sequence: sequence)
+        byClient[job.client, default: []].append((sequence, job.id))
+        byRename.append(job.id, at: JobStore.RenameKey(job))
+    }
 }

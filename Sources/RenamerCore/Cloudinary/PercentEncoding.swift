@@ -1,0 +1,31 @@
+/// RFC 3986 percent-encoding of UTF-8 text, byte by byte.
+///
+/// ASCII letters, digits and `-._~` are kept; every other byte (including each byte of a non-ASCII
+/// character) becomes `%XX`.
+public enum PercentEncoding {
+    /// Also kept in a path segment (RFC 3986 `pchar`).
+    public static let segmentCharacters: [UInt8] = Array("!$'()*,;=:@".utf8)
+    /// Also kept in a path: segment characters and `/`.
+    public static let pathCharacters: [UInt8] = segmentCharacters + [UInt8(ascii: "/")]
+
+    /// `text` escaped, keeping the unreserved characters and `extra` (ASCII bytes).
+    public static func escape(_ text: some StringProtocol, keeping extra: [UInt8] = []) -> String {
+        let hex: StaticString = "0123456789ABCDEF"
+        var output = [UInt8]()
+        output.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                output.append(byte)
+            case _ where extra.contains(byte):
+                output.append(byte)
+            default:
+                output.append(UInt8(ascii: "%"))
+                output.append(hex.utf8Start[Int(byte >> 4)])
+                output.append(hex.utf8Start[Int(byte & 0x0f)])
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+}

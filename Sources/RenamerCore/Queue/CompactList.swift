@@ -1,0 +1,63 @@
+import DequeModule
+
+/// A list in insertion order that nearly always holds one element; that case needs no buffer.
+///
+/// Kept per queued job (the queue's per-asset lines, the store's rename index), where a buffer each
+/// would cost about 100 bytes per job.
+enum CompactList<Element: Equatable> {
+    case one(Element)
+    case many(Deque<Element>)
+
+    var first: Element? {
+        switch self {
+        case .one(let element): element
+        case .many(let elements): elements.first
+        }
+    }
+
+    var elements: [Element] {
+        switch self {
+        case .one(let element): [element]
+        case .many(let elements): Array(elements)
+        }
+    }
+
+    mutating func append(_ element: Element) {
+        switch self {
+        case .one(let first):
+            self = .many([first, element])
+        case .many(var elements):
+            self = .one(element)  // drop this reference first, so the append does not copy the buffer
+            elements.append(element)
+            self = .many(elements)
+        }
+    }
+
+    /// Removes every occurrence of `element`.
+    ///
+    /// - Returns: false when nothing is left (the list still holds its old value then).
+    mutating func remove(_ element: Element) -> Bool {
+        switch self {
+        case .one(let only):
+            return only != element
+        case .many(var elements):
+            self = .one(element)
+            elements.removeAll { $0 == element }
+            guard let first = elements.first else { return false }
+            self = elements.count == 1 ? .one(first) : .many(elements)
+            return true
+        }
+    }
+}
+
+extension Dictionary {
+    /// Appends to the list under `key`, creating it.
+    mutating func append<Element>(_ element: Element, at key: Key) where Value == CompactList<Element> {
+        if self[key]?.append(element) == nil { self[key] = .one(element) }
+    }
+
+    /// Removes from the list under `key`, dropping the key once the list is empty.
+    mutating func remove<Element>(_ element: Element, at key: Key) where Value == CompactList<Element> {
+        if self[key]?.remove(element) == false { self[key] = nil }
+    }
+}
