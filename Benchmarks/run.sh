@@ -6,6 +6,9 @@
 #                                 callback; zero artificial delay) and daemon CPU per 1,000 jobs
 #   Benchmarks/run.sh memory      RSS idle, with JOBS queued jobs, and after BATCHES drained batches
 #   Benchmarks/run.sh recovery    start to /readyz 200 with JOBS unfinished jobs in the journal
+#   Benchmarks/run.sh soak        RSS after each of SOAK_BATCHES batches of BATCH full jobs (rename,
+#                                 notification, probe, callback), each drained and purged: growth
+#                                 per job shows what a long-running daemon keeps
 #   Benchmarks/run.sh all         all of the above, in that order
 # Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (default 100000),
 # BATCHES (default 3), BATCH (jobs per drained batch, default 20000).
@@ -42,7 +45,7 @@ start_emulator() {
   echo "emulator not up" >&2; return 1
 }
 emulator() { curl -sf -X POST -H 'Content-Type: application/json' "$EMULATOR/_emulator/$1" ${2:+-d "$2"} >/dev/null; }
-config() { # $1 = storage path, $2 = retention days
+config() { # $1 = storage path, $2 = retention days, $3 = notifications.max_age_seconds
   cat >"$WORK/renamer.yaml" <<YAML
 http: {host: 127.0.0.1, port: $DAEMON_PORT}
 clouds:
@@ -61,6 +64,7 @@ clients:
     callback_secrets: ["$CALLBACK_SECRET"]
 queue: {capacity: 10000000}
 storage: {path: "$1", retention_days: ${2:-7}}
+notifications: {max_age_seconds: ${3:-7200}}
 log: {level: warning}
 YAML
 }
@@ -217,12 +221,40 @@ recovery() {
   emulator resume
 }
 
+soak() {
+  local batches=${SOAK_BATCHES:-5} max_age=${MAX_AGE:-7200}
+  echo "== soak: $batches batches of $BATCH full jobs, each drained and purged; notifications.max_age_seconds $max_age"
+  emulator assets '{"public_id":"bench/t0-","count":200000}'
+  emulator assets '{"public_id":"bench/t1-","count":200000}'
+  rm -f "$WORK"/journal.sqlite*
+  config "$WORK/journal.sqlite" 0.0001 "$max_age"; start_daemon; wait_ready
+  local previous current before
+  previous=$(rss_kib "$DAEMON_PID")
+  echo "idle: $previous KiB"
+  for batch in $(seq "$batches"); do
+    before=$(accepted)
+    local target=$((before + BATCH))
+    while [ "$(accepted)" -lt "$target" ]; do
+      RENAMER_RUN="s$batch-$RANDOM" RENAMER_TOKEN=$TOKEN RENAMER_INVALIDATE=true RENAMER_CALLBACK="$EMULATOR/_emulator/callbacks/bench" \
+        wrk -t2 -c16 -d2s -s Benchmarks/accept.lua "$DAEMON" >/dev/null
+    done
+    wait_for delivered 600 "$(accepted)"
+    sleep 12  # finished jobs are purged after retention (8.6 s here), checked every second
+    current=$(rss_kib "$DAEMON_PID")
+    awk -v b="$batch" -v a="$(accepted)" -v c="$current" -v p="$previous" -v n="$(($(accepted) - before))" 'BEGIN {
+      printf "after batch %d (%d jobs in all): %d KiB, %+d KiB (%+.0f bytes per job)\n", b, a, c, c - p, (c - p) * 1024 / n }'
+    previous=$current
+  done
+  stop_daemon
+}
+
 start_emulator
 case "${1:-throughput}" in
 throughput) throughput ;;
 e2e) e2e ;;
 memory) memory ;;
 recovery) recovery ;;
+soak) soak ;;
 all) throughput; e2e; memory; recovery ;;
-*) echo "usage: $0 throughput|e2e|memory|recovery|all" >&2; exit 2 ;;
+*) echo "usage: $0 throughput|e2e|memory|recovery|soak|all" >&2; exit 2 ;;
 esac

@@ -9,7 +9,7 @@ import Metrics
 /// picks among matching jobs; it never selects a job the body does not match. Other notification
 /// types, and renames no job matches, are ignored.
 public struct NotificationIntake: Sendable {
-    public enum Result: String, Sendable {
+    public enum Result: String, Sendable, CaseIterable {
         case accepted, duplicate, ignored
     }
 

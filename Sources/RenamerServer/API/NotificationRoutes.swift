@@ -16,7 +16,8 @@ struct NotificationRoutes: Sendable {
     let verifiers: [String: NotificationVerifier]
     let intake: NotificationIntake
     let replayCache: NotificationReplayCache
-    let metrics: RenamerMetrics
+    /// `renamer_notifications_total` per result, made once (the factory's lookup costs per request).
+    let counters: [String: Metrics.Counter]
     let clock: any RenamerClock
 
     init(_ components: RenamerComponents) {
@@ -30,7 +31,10 @@ struct NotificationRoutes: Sendable {
         }
         intake = components.notifications
         replayCache = components.replayCache
-        metrics = components.metrics
+        let results = ["rejected", "too_large", "invalid"] + NotificationIntake.Result.allCases.map(\.rawValue)
+        counters = Dictionary(
+            uniqueKeysWithValues: results.map { ($0, components.metrics.counter("renamer_notifications_total", [("result", $0)])) }
+        )
         clock = components.clock
     }
 
@@ -45,7 +49,7 @@ struct NotificationRoutes: Sendable {
     }
 
     private func count(_ result: String) {
-        metrics.counter("renamer_notifications_total", [("result", result)]).increment()
+        counters[result]?.increment()
     }
 
     private func receive(_ request: Request, _ context: RenamerRequestContext) async throws -> Response {
@@ -55,7 +59,7 @@ struct NotificationRoutes: Sendable {
             count("rejected")
             throw Problem.unauthorized("unknown cloud \(cloudName)")
         }
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > Self.maxBodyBytes {
+        if let length = request.headers.value(.contentLength).flatMap(Int.init), length > Self.maxBodyBytes {
             count("too_large")
             throw Problem(.contentTooLarge, "too-large", "notification body exceeds 1 MiB")
         }
@@ -66,8 +70,8 @@ struct NotificationRoutes: Sendable {
             count("too_large")
             throw Problem(.contentTooLarge, "too-large", "notification body exceeds 1 MiB")
         }
-        let timestamp = request.headers[.cldTimestamp]
-        let signature = request.headers[.cldSignature]
+        let timestamp = request.headers.value(.cldTimestamp)
+        let signature = request.headers.value(.cldSignature)
         let now = clock.now()
         do throws(NotificationVerificationError) {
             try verifier.verify(body: body.readableBytesView, timestamp: timestamp, signature: signature, now: now.timeIntervalSince1970)

@@ -16,6 +16,8 @@ struct RenameRoutes: Sendable {
     let queue: JobQueue
     let readiness: Readiness
     let metrics: RenamerMetrics
+    /// Made once: the factory's lookup costs per request.
+    let acceptedCounter: Metrics.Counter
     let authenticator: ClientAuthenticator
     let rateLimiter: RateLimiter
     let clock: any RenamerClock
@@ -26,6 +28,7 @@ struct RenameRoutes: Sendable {
         queue = components.queue
         readiness = components.readiness
         metrics = components.metrics
+        acceptedCounter = components.metrics.counter("renamer_renames_accepted_total")
         clock = components.clock
         authenticator = ClientAuthenticator(components.configuration)
         rateLimiter = RateLimiter(rates: components.configuration.clients.compactMapValues(\.maxRequestsPerSecond))
@@ -56,7 +59,7 @@ struct RenameRoutes: Sendable {
     }
 
     private func authenticate(_ request: Request) throws -> RenamerConfiguration.Client {
-        guard let client = authenticator.client(authorization: request.headers[.authorization]) else {
+        guard let client = authenticator.client(authorization: request.headers.value(.authorization)) else {
             throw reject("unauthorized", .unauthorized("missing or invalid bearer token"))
         }
         return client
@@ -69,11 +72,11 @@ struct RenameRoutes: Sendable {
         guard readiness.isReady else {
             throw reject("unavailable", .unavailable(readiness.current == .draining ? "draining" : "starting", retryAfter: 5))
         }
-        guard let contentType = request.headers[.contentType], Self.isJSON(contentType) else {
+        guard let contentType = request.headers.value(.contentType), Self.isJSON(contentType) else {
             throw reject("unsupported_media_type", Problem(.unsupportedMediaType, "unsupported-media-type", "send application/json"))
         }
         let limit = configuration.http.maxBodyBytes
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+        if let length = request.headers.value(.contentLength).flatMap(Int.init), length > limit {
             throw reject("too_large", Problem(.contentTooLarge, "too-large", "body exceeds \(limit) bytes"))
         }
         let buffer: ByteBuffer
@@ -82,7 +85,7 @@ struct RenameRoutes: Sendable {
         } catch {
             throw reject("too_large", Problem(.contentTooLarge, "too-large", "body exceeds \(limit) bytes"))
         }
-        let idempotencyKey = try Self.idempotencyKey(request.headers[.idempotencyKey])
+        let idempotencyKey = try Self.idempotencyKey(request.headers.value(.idempotencyKey))
 
         let body: JSONValue
         do {
@@ -137,7 +140,7 @@ struct RenameRoutes: Sendable {
             throw reject("journal_unavailable", .unavailable("the journal cannot be written", retryAfter: 5))
         }
         queue.enqueue(job)
-        metrics.counter("renamer_renames_accepted_total").increment()
+        acceptedCounter.increment()
         context.logger.info("rename accepted", metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"])
         return jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)"])
     }
