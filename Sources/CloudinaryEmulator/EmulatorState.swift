@@ -101,6 +101,8 @@ public final class EmulatorState: Sendable {
         /// Applied renames per source public ID, kept apart from the capped request log.
         var appliedRenames: [String: Int] = [:]
         var notifications: [EmulatorNotificationRecord] = []
+        /// Notification records trimmed from the front of `notifications` (indices stay stable).
+        var notificationsTrimmed = 0
         var nextVersion = 1_700_000_000
     }
 
@@ -251,15 +253,27 @@ public final class EmulatorState: Sendable {
         state.withLock { $0.requests.removeAll() }
     }
 
+    /// Keeps the newest 100,000 records, like the request log, so a long benchmark cannot grow it
+    /// without bound. Returns a stable index for ``recordNotificationAttempt(_:status:)``.
     func recordNotification(_ record: EmulatorNotificationRecord) -> Int {
         state.withLock { state in
             state.notifications.append(record)
-            return state.notifications.count - 1
+            let index = state.notificationsTrimmed + state.notifications.count - 1
+            if state.notifications.count > 110_000 {
+                let excess = state.notifications.count - 100_000
+                state.notifications.removeFirst(excess)
+                state.notificationsTrimmed += excess
+            }
+            return index
         }
     }
 
     func recordNotificationAttempt(_ index: Int, status: Int) {
-        state.withLock { $0.notifications[index].attempts.append(status) }
+        state.withLock { state in
+            let position = index - state.notificationsTrimmed
+            guard state.notifications.indices.contains(position) else { return }
+            state.notifications[position].attempts.append(status)
+        }
     }
 
     public var notifications: [EmulatorNotificationRecord] { state.withLock { $0.notifications } }

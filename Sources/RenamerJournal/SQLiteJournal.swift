@@ -204,7 +204,10 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
     private func write(_ batch: Pending) throws {
         try database.write { db in
             let upsert = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO jobs (id, sequence, status, finished_at, body) VALUES (?, ?, ?, ?, ?)"
+                sql: """
+                    INSERT INTO jobs (id, sequence, status, finished_at, body) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, body = excluded.body
+                    """
             )
             for (id, entry) in batch.jobs {
                 let body = Data(JSONWriter.encode(StoredJob(entry.job)))

@@ -100,4 +100,25 @@ struct NotificationIntakeTests {
         for index in 0..<10 { cache.remember(timestamp: "t\(index)", signature: "s", now: now) }
         #expect(cache.count <= 3)
     }
+
+    /// What `remember` journals (`timestamp:signature`) is what `restore` reads back after a restart.
+    @Test func replayCacheRestoresWhatItJournaled() {
+        final class Recorder: JobJournal, @unchecked Sendable {
+            var notifications: [(key: String, expiresAt: Date)] = []
+            func record(_ job: RenameJob, sequence: Int) {}
+            func recordIdempotencyKey(client: String, key: String, jobID: String, body: JSONValue) {}
+            func recordNotification(key: String, expiresAt: Date) { notifications.append((key, expiresAt)) }
+            func removeJobs(_ ids: [String]) {}
+            func sync() async throws {}
+        }
+        let journal = Recorder()
+        let now = Date()
+        NotificationReplayCache(retentionSeconds: 60, journal: journal).remember(timestamp: "1700000000", signature: "ab12", now: now)
+        #expect(journal.notifications.map(\.key) == ["1700000000:ab12"])
+        let restarted = NotificationReplayCache(retentionSeconds: 60)
+        restarted.restore(journal.notifications)
+        #expect(restarted.contains(timestamp: "1700000000", signature: "ab12", now: now))
+        #expect(!restarted.contains(timestamp: "1700000000", signature: "ab13", now: now))
+        #expect(!restarted.contains(timestamp: "1700000000", signature: "ab12", now: now.addingTimeInterval(61)))
+    }
 }
