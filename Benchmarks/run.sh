@@ -25,7 +25,7 @@ swift build -c release --static-swift-stdlib --product cloudinary-emulator >/dev
 BIN=.build/release
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] && echo "kept $WORK" || rm -rf "$WORK"; }
 trap cleanup EXIT
 
 EMULATOR_PORT=19590
@@ -45,6 +45,12 @@ start_emulator() {
   echo "emulator not up" >&2; return 1
 }
 emulator() { curl -sf -X POST -H 'Content-Type: application/json' "$EMULATOR/_emulator/$1" ${2:+-d "$2"} >/dev/null; }
+# Seeds the emulator with the public IDs Benchmarks/accept.lua sends for RENAMER_RUN=$1 ($2 per wrk
+# thread), so those renames succeed. Each wrk run needs a fresh prefix: its counters restart at 1.
+seed() {
+  emulator assets "{\"public_id\":\"bench/${1}t0-\",\"count\":$2}"
+  emulator assets "{\"public_id\":\"bench/${1}t1-\",\"count\":$2}"
+}
 config() { # $1 = storage path, $2 = retention days, $3 = notifications.max_age_seconds
   cat >"$WORK/renamer.yaml" <<YAML
 http: {host: 127.0.0.1, port: $DAEMON_PORT}
@@ -65,7 +71,7 @@ clients:
 queue: {capacity: 10000000}
 storage: {path: "$1", retention_days: ${2:-7}}
 notifications: {max_age_seconds: ${3:-7200}}
-log: {level: warning}
+log: {level: ${LOG_LEVEL:-warning}}
 YAML
 }
 start_daemon() {
@@ -99,13 +105,27 @@ accepted() { metric renamer_renames_accepted_total; }
 RATE=()
 bench() { # $1 label, rest: wrk arguments; prints one line and remembers req/s
   local label=$1; shift
-  local out rate
+  local out rate cpu0 cpu1
+  cpu0=$(cpu_seconds "$DAEMON_PID")
   out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$@")
+  cpu1=$(cpu_seconds "$DAEMON_PID")
   rate=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   RATE+=("$rate")
-  printf '%-30s %10s req/s   p50 %8s   p99 %8s   %s of ceiling\n' "$label" "$rate" \
+  printf '%-34s %10s req/s   p50 %8s   p99 %8s   %5s of ceiling   daemon %s µs CPU per request\n' "$label" "$rate" \
     "$(awk '$1=="50%" {print $2}' <<<"$out")" "$(awk '$1=="99%" {print $2}' <<<"$out")" \
-    "$(awk -v r="$rate" -v c="${RATE[0]}" 'BEGIN {printf "%d %%", 100 * r / c}')"
+    "$(awk -v r="$rate" -v c="${RATE[0]}" 'BEGIN {printf "%d %%", 100 * r / c}')" \
+    "$(awk -v n="$(awk '/requests in/ {print $1}' <<<"$out")" -v c="$(echo "$cpu1 - $cpu0" | bc)" 'BEGIN {printf "%.0f", 1e6 * c / n}')"
+}
+# POST /v1/renames that the daemon refuses after reading the body (400: not JSON): the stack's own
+# cost for a POST with a body, without the handler's work (validation, store, queue, job JSON).
+refused_lua() {
+  cat >"$WORK/refused.lua" <<'LUA'
+local token = os.getenv("RENAMER_TOKEN") or "bench-token"
+request = function()
+  return wrk.format("POST", "/v1/renames", {["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json"},
+    '{"from_public_id":"bench/refused","to_public_id":"bench/refused-new","invalidate":false,"x":[}')
+end
+LUA
 }
 # Signed notifications for wrk: N distinct bodies, each with X-Cld-Timestamp and X-Cld-Signature.
 notifications_lua() {
@@ -137,6 +157,8 @@ throughput() {
   emulator pause
   config ":memory:"; start_daemon; wait_ready
   bench "healthz (ceiling)" "$DAEMON/healthz"
+  refused_lua
+  RENAMER_TOKEN=$TOKEN bench "floor: POST refused after body (400)" -s "$WORK/refused.lua" "$DAEMON"
   RENAMER_TOKEN=$TOKEN bench "accept, in memory" -s Benchmarks/accept.lua "$DAEMON"
   notifications_lua
   bench "notifications (signed)" -s "$WORK/notifications.lua" "$DAEMON"
@@ -144,6 +166,10 @@ throughput() {
   rm -f "$WORK"/journal.sqlite*
   config "$WORK/journal.sqlite"; start_daemon; wait_ready
   RENAMER_TOKEN=$TOKEN bench "accept, journal (fsync)" -s Benchmarks/accept.lua "$DAEMON"
+  local commits rows
+  commits=$(metric renamer_journal_commit_duration_seconds_count)
+  rows=$(metric renamer_journal_job_writes_total)
+  echo "  group commit: $rows job rows in $commits commits, $(awk -v r="$rows" -v c="$commits" 'BEGIN {printf "%.1f", r / (c ? c : 1)}') per commit (one fsync each)"
   stop_daemon
   emulator resume
 }
@@ -173,15 +199,15 @@ e2e() {
 
 memory() {
   echo "== memory: RSS idle, with $JOBS queued, after $BATCHES drained batches of $BATCH"
-  emulator assets '{"public_id":"bench/t0-","count":200000}'
-  emulator assets '{"public_id":"bench/t1-","count":200000}'
   config ":memory:" 0.0001; start_daemon; wait_ready
   local idle queued
   idle=$(rss_kib "$DAEMON_PID")
   echo "idle: $idle KiB"
   emulator pause
   while [ "$(accepted)" -lt "$JOBS" ]; do
-    RENAMER_RUN="m$RANDOM" RENAMER_TOKEN=$TOKEN wrk -t2 -c64 -d2s -s Benchmarks/accept.lua "$DAEMON" >/dev/null
+    local run="m$RANDOM"
+    seed "$run" 30000
+    RENAMER_RUN=$run RENAMER_TOKEN=$TOKEN wrk -t2 -c64 -d2s -s Benchmarks/accept.lua "$DAEMON" >/dev/null
   done
   queued=$(metric renamer_queue_depth)
   awk -v q="$queued" -v r="$(rss_kib "$DAEMON_PID")" -v i="$idle" 'BEGIN {
@@ -193,7 +219,9 @@ memory() {
   for batch in $(seq "$BATCHES"); do
     local target=$(($(accepted) + BATCH))
     while [ "$(accepted)" -lt "$target" ]; do
-      RENAMER_RUN="b$batch-$RANDOM" RENAMER_TOKEN=$TOKEN wrk -t2 -c32 -d1s -s Benchmarks/accept.lua "$DAEMON" >/dev/null
+      local run="b$batch-$RANDOM"
+      seed "$run" 20000
+      RENAMER_RUN=$run RENAMER_TOKEN=$TOKEN wrk -t2 -c32 -d1s -s Benchmarks/accept.lua "$DAEMON" >/dev/null
     done
     wait_for finished 600 "$(accepted)"
     sleep 12
@@ -224,8 +252,13 @@ recovery() {
 soak() {
   local batches=${SOAK_BATCHES:-5} max_age=${MAX_AGE:-7200}
   echo "== soak: $batches batches of $BATCH full jobs, each drained and purged; notifications.max_age_seconds $max_age"
-  emulator assets '{"public_id":"bench/t0-","count":200000}'
-  emulator assets '{"public_id":"bench/t1-","count":200000}'
+  if [ -n "${FAULTS:-}" ]; then  # as the load test: transient errors, probes served for 0.3 s
+    emulator settings '{"invalidation_delay_seconds":0.3}'
+    for fault in rename:500:0.09 rename:429:0.01 lookup:503:0.1 delivery:502:0.1; do
+      IFS=: read -r operation status probability <<<"$fault"
+      emulator faults "{\"operation\":\"$operation\",\"status\":$status,\"probability\":$probability}"
+    done
+  fi
   rm -f "$WORK"/journal.sqlite*
   config "$WORK/journal.sqlite" 0.0001 "$max_age"; start_daemon; wait_ready
   local previous current before
@@ -235,14 +268,17 @@ soak() {
     before=$(accepted)
     local target=$((before + BATCH))
     while [ "$(accepted)" -lt "$target" ]; do
-      RENAMER_RUN="s$batch-$RANDOM" RENAMER_TOKEN=$TOKEN RENAMER_INVALIDATE=true RENAMER_CALLBACK="$EMULATOR/_emulator/callbacks/bench" \
+      local run="s$batch-$RANDOM"  # fresh public IDs per wrk run (its counters restart), seeded so renames succeed
+      seed "$run" 10000
+      RENAMER_RUN=$run RENAMER_TOKEN=$TOKEN RENAMER_INVALIDATE=true RENAMER_CALLBACK="$EMULATOR/_emulator/callbacks/bench" \
         wrk -t2 -c16 -d2s -s Benchmarks/accept.lua "$DAEMON" >/dev/null
     done
     wait_for delivered 600 "$(accepted)"
     sleep 12  # finished jobs are purged after retention (8.6 s here), checked every second
     current=$(rss_kib "$DAEMON_PID")
-    awk -v b="$batch" -v a="$(accepted)" -v c="$current" -v p="$previous" -v n="$(($(accepted) - before))" 'BEGIN {
-      printf "after batch %d (%d jobs in all): %d KiB, %+d KiB (%+.0f bytes per job)\n", b, a, c, c - p, (c - p) * 1024 / n }'
+    awk -v b="$batch" -v a="$(accepted)" -v c="$current" -v p="$previous" -v n="$(($(accepted) - before))" \
+      -v done="$(metric 'renamer_jobs_finished_total{status="completed"}')" 'BEGIN {
+      printf "after batch %d (%d jobs in all, %d completed): %d KiB, %+d KiB (%+.0f bytes per job)\n", b, a, done, c, c - p, (c - p) * 1024 / n }'
     previous=$current
   done
   stop_daemon

@@ -23,8 +23,10 @@ public struct Daemon: Sendable {
         } else {
             do {
                 let writeLatency = metrics.timer("renamer_journal_commit_duration_seconds")
-                journal = try SQLiteJournal(path: configuration.storage.path, logger: logger) { seconds, _ in
+                let rowsWritten = metrics.counter("renamer_journal_job_writes_total")
+                journal = try SQLiteJournal(path: configuration.storage.path, logger: logger) { seconds, writes in
                     writeLatency.recordNanoseconds(Int64(seconds * 1e9))
+                    rowsWritten.increment(by: Int64(writes))
                 }
             } catch {
                 throw StartupError(key: "storage.path", problem: error.description)

@@ -110,6 +110,41 @@ struct InvalidationConfirmerTests {
         #expect(await eventually { fixture.completed.count == 1 })
     }
 
+    /// One timer for every job's deadline: confirmed jobs leave nothing scheduled behind, and jobs
+    /// that began at different times each end unconfirmed at their own deadline.
+    @Test func maxWaitIsOneTimerForAllJobs() async throws {
+        let fixture = try await ConfirmerFixture(method: "notification")
+        func begin(_ id: String) {
+            let now = fixture.clock.now()
+            var job = RenameJob.fixture(id: id, from: "p/\(id)", to: "p/\(id)-new", invalidate: true, method: .notification, attempts: 1, now: now)
+            job.notifiedAt = nil
+            fixture.confirmer.begin(fixture.store.insert(job, movingThrough: [.renaming, .confirmingInvalidation], now: now)!)
+        }
+        func status(_ id: String) -> RenameJob.Invalidation.Status? { fixture.store.job(id)?.invalidation.status }
+        for index in 0..<50 { begin("rn_c\(index)") }
+        #expect(await eventually { fixture.confirmer.pendingCount == 50 })
+        #expect(fixture.clock.pendingDelays == [100])
+        for index in 0..<50 {
+            let notified = fixture.store.update("rn_c\(index)", now: fixture.clock.now()) { $0.notifiedAt = fixture.clock.now() }!
+            fixture.confirmer.notificationArrived(notified)
+        }
+        #expect(await eventually { fixture.completed.count == 50 })
+        #expect(fixture.clock.pendingDelays == [100])  // still the one sweep; nothing per job
+
+        begin("rn_early")
+        #expect(await eventually { fixture.confirmer.pendingCount == 1 })  // its deadline is taken from the clock
+        fixture.clock.advance(by: 40)
+        begin("rn_late")
+        #expect(await eventually { fixture.confirmer.pendingCount == 2 })
+        fixture.clock.advance(by: 60)  // t = 100: the first job's deadline
+        #expect(await eventually { status("rn_early") == .unconfirmed })
+        #expect(status("rn_late") == .pending)
+        #expect(await eventually { fixture.clock.pendingDelays == [40] })  // re-armed for the second
+        fixture.clock.advance(by: 40)
+        #expect(await eventually { status("rn_late") == .unconfirmed })
+        #expect(await eventually { fixture.confirmer.pendingCount == 0 })
+    }
+
     @Test func notificationMethodConfirmsOnTheNotification() async throws {
         let fixture = try await ConfirmerFixture(method: "notification")
         fixture.confirmer.begin(fixture.renamedJob(method: .notification))

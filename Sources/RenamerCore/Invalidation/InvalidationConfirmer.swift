@@ -20,6 +20,8 @@ public final class InvalidationConfirmer: @unchecked Sendable {
 
     struct Tracking {
         var method: RenameJob.Invalidation.Method
+        /// `max_wait_seconds` after ``begin(_:)``: then the job completes unconfirmed.
+        var expiresAt: Date
         var started = ContinuousClock.now
         var nextProbeDelay = InvalidationConfirmer.firstProbeBackoff
         var settleArmed = false
@@ -40,6 +42,10 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     private var tracked: [String: Tracking] = [:]
     private var waitingProbes: Deque<String> = []
     private var probesInFlight = 0
+    /// When the one armed expiry sweep runs (nil: none armed). One timer for all jobs, not one per
+    /// job: a 15-minute timer per job kept its closure (and the job it captured) alive long after
+    /// the job completed, about 1.5 KB per job for `max_wait_seconds`, growing with the job rate.
+    private var sweepAt: Date?
 
     public init(
         configuration: RenamerConfiguration,
@@ -67,10 +73,9 @@ public final class InvalidationConfirmer: @unchecked Sendable {
         let method = job.invalidation.method ?? .notification
         queue.async { [self] in
             guard tracked[job.id] == nil else { return }
-            tracked[job.id] = Tracking(method: method)
-            clock.schedule(after: cloud.invalidation.maxWaitSeconds, on: queue) { [self] in
-                finish(job.id, .unconfirmed)
-            }
+            let expiresAt = clock.now().addingTimeInterval(cloud.invalidation.maxWaitSeconds)
+            tracked[job.id] = Tracking(method: method, expiresAt: expiresAt)
+            armSweep(at: expiresAt)
             switch method {
             case .probe:
                 enqueueProbe(job.id)
@@ -99,6 +104,35 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     public var pendingCount: Int { queue.sync { tracked.count } }
 
     // MARK: - On `queue`
+
+    /// Makes sure a sweep runs no later than `due`.
+    private func armSweep(at due: Date) {
+        if let sweepAt, sweepAt <= due { return }
+        sweepAt = due
+        clock.schedule(after: due.timeIntervalSince(clock.now()), on: queue) { [self] in
+            guard sweepAt == due else { return }  // an earlier sweep replaced this one
+            sweepAt = nil
+            sweep()
+        }
+    }
+
+    /// Completes, unconfirmed, every job whose `max_wait_seconds` passed, and arms the next sweep
+    /// for the earliest remaining deadline (at most one sweep a second, so jobs expiring one by one
+    /// do not rescan the table for each).
+    private func sweep() {
+        let now = clock.now()
+        var expired: [String] = []
+        var next: Date?
+        for (id, tracking) in tracked {
+            if tracking.expiresAt <= now {
+                expired.append(id)
+            } else if next.map({ tracking.expiresAt < $0 }) ?? true {
+                next = tracking.expiresAt
+            }
+        }
+        for id in expired { finish(id, .unconfirmed) }
+        if let next { armSweep(at: max(next, now.addingTimeInterval(1))) }
+    }
 
     private func armSettle(_ id: String, notifiedAt: Date, settle: Double) {
         guard var tracking = tracked[id], !tracking.settleArmed else { return }
