@@ -113,12 +113,19 @@ struct NotificationIntakeTests {
         }
         let journal = Recorder()
         let now = Date()
-        NotificationReplayCache(retentionSeconds: 60, journal: journal).remember(timestamp: "1700000000", signature: "ab12", now: now)
-        #expect(journal.notifications.map(\.key) == ["1700000000:ab12"])
+        let sha1 = "0123456789abcdef0123456789abcdef01234567"
+        let cache = NotificationReplayCache(retentionSeconds: 60, journal: journal)
+        cache.remember(timestamp: "1700000000", signature: "ab12", now: now)  // not hex of digest length: hashed
+        cache.remember(timestamp: "1700000000", signature: sha1, now: now)  // a real signature: kept compact
+        #expect(journal.notifications.map(\.key) == ["1700000000:ab12", "1700000000:\(sha1)"])
         let restarted = NotificationReplayCache(retentionSeconds: 60)
         restarted.restore(journal.notifications)
-        #expect(restarted.contains(timestamp: "1700000000", signature: "ab12", now: now))
+        for signature in ["ab12", sha1, sha1.uppercased()] {
+            #expect(restarted.contains(timestamp: "1700000000", signature: signature, now: now))
+            #expect(!restarted.contains(timestamp: "1700000001", signature: signature, now: now))
+            #expect(!restarted.contains(timestamp: "1700000000", signature: signature, now: now.addingTimeInterval(61)))
+        }
         #expect(!restarted.contains(timestamp: "1700000000", signature: "ab13", now: now))
-        #expect(!restarted.contains(timestamp: "1700000000", signature: "ab12", now: now.addingTimeInterval(61)))
+        #expect(!restarted.contains(timestamp: "1700000000", signature: "1" + sha1.dropFirst(), now: now))
     }
 }

@@ -3,8 +3,12 @@
 /// Foundation's `JSONDecoder` reaches a `JSONValue` only by trying each type in turn and throwing
 /// on every miss; that was a tenth of the daemon's CPU when accepting renames. This parser reads the
 /// bytes once. It rejects what `JSONDecoder` rejects (tested against it on generated input):
-/// invalid UTF-8, raw control characters in strings, lone surrogate escapes, numbers outside
-/// `Double`, trailing content; and it bounds nesting at ``maximumDepth``.
+/// invalid UTF-8, raw control characters in strings, lone surrogate escapes, numbers beyond
+/// `Double`, trailing content; and it bounds nesting at ``maximumDepth``. It is stricter than
+/// `JSONDecoder` where that one is lenient or RFC 8259 leaves the outcome open: a trailing comma
+/// (`[1,]`) and NUL bytes outside strings are errors, and so is a member name that appears twice in
+/// one object (`JSONDecoder` keeps the first, other parsers the last: a body that means different
+/// things to different readers is refused). A number too small for `Double` reads as 0.
 extension JSONValue {
     public static let maximumDepth = 64
 
@@ -78,7 +82,10 @@ extension JSONValue {
                 guard current == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 skipWhitespace()
-                members[key] = try value(depth: depth + 1)
+                let start = index
+                guard members.updateValue(try value(depth: depth + 1), forKey: key) == nil else {
+                    throw ParseError(offset: start, reason: "duplicate member name")
+                }
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): index += 1
