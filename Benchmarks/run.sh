@@ -9,9 +9,11 @@
 #   Benchmarks/run.sh soak        RSS after each of SOAK_BATCHES batches of BATCH full jobs (rename,
 #                                 notification, probe, callback), each drained and purged: growth
 #                                 per job shows what a long-running daemon keeps
-#   Benchmarks/run.sh all         all of the above, in that order
+#   Benchmarks/run.sh all         throughput, e2e, memory and recovery, in that order
 # Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (default 100000),
-# BATCHES (default 3), BATCH (jobs per drained batch, default 20000).
+# BATCHES (default 3), BATCH (jobs per drained batch, default 20000); for soak: SOAK_BATCHES
+# (default 5), MAX_AGE (notifications.max_age_seconds, default 7200), FAULTS=1 (the load test's
+# injected errors); LOG_LEVEL (daemon, default warning); KEEP=1 keeps the work directory (logs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
