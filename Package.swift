@@ -155,6 +155,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Test support shared by the test targets: seeded randomness, blocking work off the
+        // cooperative pool, the Python interop oracles. Ships in no product.
+        .target(
+            name: "RenamerTestSupport",
+            path: "Tests/RenamerTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RenamerCryptoTests",
             dependencies: ["RenamerCrypto"],
@@ -203,6 +210,7 @@ let package = Package(
                 "RenamerCore",
                 "RenamerCrypto",
                 "RenamerServer",
+                "RenamerTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -216,6 +224,7 @@ let package = Package(
             dependencies: [
                 "RenamerCrypto",
                 "RenamerServer",
+                "RenamerTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

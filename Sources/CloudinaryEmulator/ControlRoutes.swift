@@ -27,8 +27,10 @@ struct ControlRoutes: Sendable {
         var cacheTTLSeconds: Double?
         var notificationAlgorithm: String?
         var sendsNotifications: Bool?
+        var faultSeed: UInt64?
 
         enum CodingKeys: String, CodingKey {
+            case faultSeed = "fault_seed"
             case sendsNotifications = "sends_notifications"
             case invalidationDelaySeconds = "invalidation_delay_seconds"
             case cacheTTLSeconds = "cache_ttl_seconds"
@@ -106,6 +108,7 @@ struct ControlRoutes: Sendable {
                 if let algorithm { settings.notificationAlgorithm = algorithm }
                 if let sends = change.sendsNotifications { settings.sendsNotifications = sends }
             }
+            if let seed = change.faultSeed { state.seedFaults(seed) }
             return Response(status: .noContent)
         }
     }

@@ -104,6 +104,8 @@ public final class EmulatorState: Sendable {
         /// Notification records trimmed from the front of `notifications` (indices stay stable).
         var notificationsTrimmed = 0
         var nextVersion = 1_700_000_000
+        /// Draws for `probability` faults: from a seed when a test set one, so that a run repeats.
+        var faultDraws: FaultDraws?
     }
 
     private let state: Mutex<State>
@@ -194,6 +196,11 @@ public final class EmulatorState: Sendable {
         state.withLock { $0.faults.append(fault) }
     }
 
+    /// Makes `probability` faults draw from `seed` from now on.
+    public func seedFaults(_ seed: UInt64) {
+        state.withLock { $0.faultDraws = FaultDraws(state: seed) }
+    }
+
     public func clearFaults() {
         state.withLock { $0.faults.removeAll() }
     }
@@ -204,7 +211,7 @@ public final class EmulatorState: Sendable {
             for index in state.faults.indices where state.faults[index].operation == operation {
                 var fault = state.faults[index]
                 if let probability = fault.probability {
-                    guard Double.random(in: 0..<1) < probability else { continue }
+                    guard (state.faultDraws?.next() ?? Double.random(in: 0..<1)) < probability else { continue }
                     guard fault.times != nil else { return fault }
                 }
                 let remaining = (fault.times ?? 1) - 1
@@ -277,4 +284,17 @@ public final class EmulatorState: Sendable {
     }
 
     public var notifications: [EmulatorNotificationRecord] { state.withLock { $0.notifications } }
+}
+
+/// Numbers in 0..<1 from a seed (SplitMix64), for repeatable `probability` faults.
+struct FaultDraws {
+    var state: UInt64
+
+    mutating func next() -> Double {
+        state &+= 0x9e37_79b9_7f4a_7c15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOHTTP1
 import RenamerServer
+import RenamerTestSupport
 import Synchronization
 import Testing
 
@@ -18,13 +19,19 @@ struct LoadTests {
         // Finished jobs are purged after 8.6 s, so memory reflects work in flight, not history.
         try world.writeConfig(retentionDays: 0.0001)
         let emulator = world.emulatorURL + "/_emulator"
-        _ = try await KillRestartTests.http(.POST, emulator + "/settings", body: #"{"invalidation_delay_seconds":0.3}"#)
+        // Which calls and callbacks fail is drawn from the run's printed seed (RENAMER_TEST_SEED
+        // repeats it), at the emulator and at the receiver.
+        var random = TestRandom.generator()
+        let settings = #"{"invalidation_delay_seconds":0.3,"fault_seed":\#(random.next())}"#
+        _ = try await KillRestartTests.http(.POST, emulator + "/settings", body: settings)
         // 10 % of rename calls fail transiently (a 429 also pauses the cloud, so it is rarer).
         for (operation, status, probability) in [("rename", 500, 0.09), ("rename", 429, 0.01), ("lookup", 503, 0.1), ("delivery", 502, 0.1)] {
             let fault = #"{"operation":"\#(operation)","status":\#(status),"probability":\#(probability)}"#
             #expect(try await KillRestartTests.http(.POST, emulator + "/faults", body: fault).0 == 201)
         }
-        world.receiver.script(contentsOf: (0..<100_000).map { _ in CallbackReceiver.Answer(status: Double.random(in: 0..<1) < 0.2 ? 503 : 200) })
+        var answers: [CallbackReceiver.Answer] = []
+        for _ in 0..<100_000 { answers.append(.init(status: Double.random(in: 0..<1, using: &random) < 0.2 ? 503 : 200)) }
+        world.receiver.script(contentsOf: answers)
 
         let (daemon, port) = try await KillRestartTests.startDaemon(world)
         defer { daemon.signal(SIGKILL) }

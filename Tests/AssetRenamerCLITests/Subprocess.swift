@@ -1,4 +1,5 @@
 import Foundation
+import RenamerTestSupport
 import Synchronization
 
 /// The package's built executables, next to the test bundle in the products folder.
@@ -18,11 +19,14 @@ enum Products {
         .deletingLastPathComponent()
 }
 
-/// A child process with its output collected as it arrives.
+/// A child process with its output collected as it arrives. Its exit and the end of its output
+/// are events, observed on threads of their own, so nothing here blocks the cooperative pool or
+/// polls for them.
 final class Subprocess: Sendable {
     let process: Process
     private let stdout = OutputBuffer()
     private let stderr = OutputBuffer()
+    private let exit = OneShot<Int32>()
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws {
         process = Process()
@@ -38,15 +42,23 @@ final class Subprocess: Sendable {
         process.standardOutput = outPipe
         process.standardError = errPipe
         process.standardInput = inPipe
-        outPipe.fileHandleForReading.readabilityHandler = { [stdout] handle in
-            let data = handle.availableData
-            stdout.append(data)
-        }
-        errPipe.fileHandleForReading.readabilityHandler = { [stderr] handle in
-            let data = handle.availableData
-            stderr.append(data)
-        }
+        process.terminationHandler = { [exit] process in exit.fulfil(process.terminationStatus) }
         try process.run()
+        // A thread per pipe reads until the child's end closes (FileHandle's readabilityHandler
+        // missed the end now and then when a child exited at once).
+        for (pipe, buffer) in [(outPipe, stdout), (errPipe, stderr)] {
+            let handle = pipe.fileHandleForReading
+            Thread {
+                var chunk = [UInt8](repeating: 0, count: 1 << 16)
+                while true {
+                    let count = read(handle.fileDescriptor, &chunk, chunk.count)
+                    if count < 0 && errno == EINTR { continue }
+                    guard count > 0 else { break }
+                    buffer.append(Data(chunk[..<count]))
+                }
+                buffer.finish()
+            }.start()
+        }
         if let stdin { inPipe.fileHandleForWriting.write(stdin) }
         try inPipe.fileHandleForWriting.close()
     }
@@ -54,16 +66,16 @@ final class Subprocess: Sendable {
     var standardOutput: String { stdout.text }
     var standardError: String { stderr.text }
 
-    /// Waits for exit, at most `timeout` seconds; kills the process and returns nil on timeout.
+    /// Waits for exit, at most `timeout` seconds, then for the end of its output; kills the process
+    /// and returns nil on timeout.
     func waitForExit(timeout: Double = 30) async -> Int32? {
-        let found = await waitUntil(timeout: timeout) { !self.process.isRunning }
-        if !found {
+        guard let status = await exit.wait(timeout: .milliseconds(Int(timeout * 1000))) else {
             process.terminate()
             return nil
         }
-        // Let the readability handlers drain the pipes.
-        _ = await waitUntil(timeout: 1) { false }
-        return process.terminationStatus
+        _ = await stdout.end.wait(timeout: .seconds(10))
+        _ = await stderr.end.wait(timeout: .seconds(10))
+        return status
     }
 
     func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
@@ -97,11 +109,24 @@ func waitUntil(timeout: Double, _ condition: @Sendable () async -> Bool) async -
     return await condition()
 }
 
-/// Bytes a pipe delivered so far.
+/// Polls `produce` every 20 ms until it returns a value or `timeout` seconds pass; returns the
+/// last value seen (nil if none).
+func waitFor<Value>(timeout: Double, _ produce: @Sendable () async -> Value?) async -> Value? {
+    let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+    while ContinuousClock.now < deadline {
+        if let value = await produce() { return value }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return await produce()
+}
+
+/// Bytes a pipe delivered so far, and whether it has ended.
 final class OutputBuffer: Sendable {
     private let data = Mutex(Data())
+    let end = OneShot<Void>()
 
     func append(_ chunk: Data) { data.withLock { $0.append(chunk) } }
+    func finish() { end.fulfil(()) }
 
     var text: String { data.withLock { String(decoding: $0, as: UTF8.self) } }
 }

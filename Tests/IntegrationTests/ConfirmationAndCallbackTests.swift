@@ -3,6 +3,7 @@ import Foundation
 import NIOHTTP1
 import RenamerCrypto
 import RenamerServer
+import RenamerTestSupport
 import Testing
 
 /// Invalidation confirmation and callbacks end to end, against the emulator and a callback receiver.
@@ -216,7 +217,7 @@ struct ConfirmationAndCallbackTests {
                     ]
                 },
             ]
-            let (status, text) = try Interop.check("verify_standard_webhooks.py", capture: capture)
+            let (status, text) = try await PythonOracle.check("verify_standard_webhooks.py", capture: capture)
             #expect(status == 0, "\(text)")
             #expect(text.contains("2 verified"), "\(text)")
         }

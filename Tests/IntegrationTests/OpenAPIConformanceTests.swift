@@ -3,6 +3,7 @@ import Foundation
 import NIOHTTP1
 import RenamerCrypto
 import RenamerServer
+import RenamerTestSupport
 import Testing
 
 /// The live daemon's answers against `docs/openapi.yaml`: a scenario reaches every documented
@@ -38,7 +39,7 @@ struct OpenAPIConformanceTests {
             ] {
                 #expect(statuses.contains(expected), "the scenario never produced \(expected)")
             }
-            let output = try check(documented, callbacks: harness.receiver.deliveries)
+            let output = try await check(documented, callbacks: harness.receiver.deliveries)
             #expect(output.status == 0, "\(output.text)")
             #expect(output.text.contains("\(documented.count + harness.receiver.deliveries.count) of"), "\(output.text)")
         }
@@ -112,7 +113,7 @@ struct OpenAPIConformanceTests {
     }
 
     /// Writes the exchanges and callbacks out and runs the validator on them.
-    private func check(_ exchanges: [Harness.Exchange], callbacks: [CallbackReceiver.Delivery]) throws -> (status: Int32, text: String) {
+    private func check(_ exchanges: [Harness.Exchange], callbacks: [CallbackReceiver.Delivery]) async throws -> (status: Int32, text: String) {
         func headers(_ reply: Harness.Reply) -> [String: String] {
             var result: [String: String] = [:]
             for header in reply.headers { result[header.name] = header.value }
@@ -140,9 +141,9 @@ struct OpenAPIConformanceTests {
                 ]
             },
         ]
-        let result = try Interop.check(
+        let result = try await PythonOracle.check(
             "check_openapi.py",
-            arguments: [Interop.repository.appending(path: "docs/openapi.yaml").path],
+            arguments: [PythonOracle.packageRoot.appending(path: "docs/openapi.yaml").path],
             capture: capture
         )
         return (result.status, result.output)

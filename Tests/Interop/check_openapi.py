@@ -17,7 +17,7 @@ try:
     from openapi_core import Config, OpenAPI
     from openapi_core.testing import MockRequest, MockResponse
 except ImportError:
-    print("the openapi-core package is not installed (pip install openapi-core)", file=sys.stderr)
+    print("the openapi-core package is not installed (pip install -r Tests/Interop/requirements.txt)", file=sys.stderr)
     sys.exit(3)
 
 

@@ -12,7 +12,7 @@ import sys
 try:
     from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 except ImportError:
-    print("the standardwebhooks package is not installed (pip install standardwebhooks)", file=sys.stderr)
+    print("the standardwebhooks package is not installed (pip install -r Tests/Interop/requirements.txt)", file=sys.stderr)
     sys.exit(3)
 
 capture = json.load(open(sys.argv[1]))
