@@ -12,7 +12,7 @@ import Synchronization
 /// transaction (group commit): while one transaction commits, the next batch gathers, so the cost of
 /// an fsync is shared by everything that arrived meanwhile. Only the newest state of a job is
 /// written. `synchronous = FULL`: a commit survives power loss, not only a crash.
-/// One process may write a journal file at a time.
+/// One process at a time opens a journal: ``JournalLock`` refuses a second (SPEC §8).
 public final class SQLiteJournal: JobJournal, @unchecked Sendable {
     struct Pending {
         var jobs: [String: (job: RenameJob, sequence: Int)] = [:]
@@ -42,6 +42,7 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
     }
 
     let database: DatabaseQueue
+    let lock: JournalLock
     let logger: Logger
     private let queue = DispatchQueue(label: "asset-renamer.journal")
     private let state = Mutex(State())
@@ -50,7 +51,8 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
 
     /// Opens (creating if needed) and migrates the journal at `path`.
     ///
-    /// - Throws: ``JournalError`` when the file cannot be opened, is not a journal, or is corrupt.
+    /// - Throws: ``JournalError`` when the file cannot be opened, is not a journal, is corrupt, or
+    ///   another process has it open.
     public init(path: String, logger: Logger, onCommit: @escaping @Sendable (Double, Int) -> Void = { _, _ in }) throws(JournalError) {
         self.logger = logger
         self.onCommit = onCommit
@@ -64,6 +66,7 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
             if !FileManager.default.fileExists(atPath: directory) {
                 throw JournalError("directory \(directory) does not exist")
             }
+            lock = try JournalLock(journalPath: path)
             database = try DatabaseQueue(path: path, configuration: configuration)
             try database.writeWithoutTransaction { db in
                 guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")?.lowercased() == "wal" else {
@@ -155,6 +158,14 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
             }
             if ready { continuation.resume() }
         }
+    }
+
+    /// Waits for every recorded write, closes the database and releases the lock, so that the file
+    /// may be opened again (by another process, or by a new journal in this one).
+    public func close() async throws {
+        try await sync()
+        try database.close()
+        lock.release()
     }
 
     // MARK: - Writing (on `queue`)

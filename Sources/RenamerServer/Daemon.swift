@@ -83,6 +83,7 @@ public struct Daemon: Sendable {
             )
         )
         try await group.run()
+        try await journal?.close()
     }
 }
 

@@ -58,6 +58,31 @@ struct ServeTests {
         #expect(!daemon.standardError.contains("emulator-secret"))
     }
 
+    /// SQLite mode has one writer (SPEC §8): a second daemon on the same journal exits 2 with one
+    /// line, and starts once the first is gone, even after kill -9.
+    @Test func aSecondDaemonOnTheSameJournalRefusesToStart() async throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "locked-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let journal = ["--set", "storage.path=\(directory.appending(path: "renamer.sqlite").path)"]
+        let (first, _) = try await Self.startDaemon(journal)
+        let second = try await Subprocess.run(
+            "asset-renamer",
+            ["serve", "--config", CommandLineTests.example, "--set", "http.port=0", "--set", "http.host=127.0.0.1"] + journal
+        )
+        #expect(second.status == 2, "\(second.stderr)")
+        let lines = second.stderr.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("{") }
+        #expect(lines.count == 1, "\(second.stderr)")
+        #expect(lines.first?.contains("cannot start: storage.path: ") == true, "\(second.stderr)")
+        #expect(lines.first?.contains("is locked by another process (pid \(first.process.processIdentifier))") == true, "\(second.stderr)")
+
+        first.signal(SIGKILL)
+        _ = await first.waitForExit()
+        let (third, _) = try await Self.startDaemon(journal)
+        third.signal(SIGTERM)
+        #expect(await third.waitForExit() == 0)
+    }
+
     @Test func sigintAlsoStopsCleanly() async throws {
         let (daemon, port) = try await Self.startDaemon()
         _ = await waitUntil(timeout: 10) { (try? await Self.get(port, "/readyz").0) == 200 }

@@ -59,7 +59,7 @@ struct SQLiteJournalTests {
             store.update("rn_2", now: Date()) { $0.status = .renaming }
             journal.recordNotification(key: "1:abc", expiresAt: Date().addingTimeInterval(60))
             journal.recordNotification(key: "2:old", expiresAt: Date().addingTimeInterval(-60))
-            try await journal.sync()
+            try await journal.close()
         }
         let reopened = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
         let snapshot = try reopened.load()
@@ -169,6 +169,18 @@ struct SQLiteJournalTests {
         try Data(repeating: 0x41, count: 8192).write(to: garbage)
         let error = #expect(throws: JournalError.self) { try SQLiteJournal(path: garbage.path, logger: Logger(label: "t")) }
         #expect(error?.description.contains("garbage.sqlite") == true)
+    }
+
+    /// One writer per journal: a second open is refused while the first holds it, and allowed once
+    /// it has closed.
+    @Test func aJournalOpensOnceAtATime() async throws {
+        let directory = try Directory()
+        let first = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
+        let error = #expect(throws: JournalError.self) { try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t")) }
+        #expect(error?.description.contains("locked by another process (pid \(getpid()))") == true, "\(String(describing: error))")
+        try await first.close()
+        let second = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
+        #expect(try second.load().jobs.isEmpty)
     }
 
     @Test func anOlderJournalIsMigratedForward() async throws {
