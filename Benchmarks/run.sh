@@ -13,7 +13,8 @@
 # Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (default 100000),
 # BATCHES (default 3), BATCH (jobs per drained batch, default 20000); for soak: SOAK_BATCHES
 # (default 5), MAX_AGE (notifications.max_age_seconds, default 7200), FAULTS=1 (the load test's
-# injected errors); LOG_LEVEL (daemon, default warning); KEEP=1 keeps the work directory (logs).
+# injected errors); LOG_LEVEL (daemon, default warning); KEEP=1 keeps the work directory (logs);
+# BIN (a folder with both binaries; default: build them here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -22,9 +23,13 @@ JOBS=${JOBS:-100000}
 BATCHES=${BATCHES:-3}
 BATCH=${BATCH:-20000}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
-swift build -c release --static-swift-stdlib --product asset-renamer >/dev/null
-swift build -c release --static-swift-stdlib --product cloudinary-emulator >/dev/null
-BIN=.build/release
+# BIN: binaries built with the Dockerfile's flags (.ci/nightly passes the image's); by default the
+# release build of this checkout.
+if [ -z "${BIN:-}" ]; then
+  swift build -c release --static-swift-stdlib --product asset-renamer >/dev/null
+  swift build -c release --static-swift-stdlib --product cloudinary-emulator >/dev/null
+  BIN=.build/release
+fi
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] && echo "kept $WORK" || rm -rf "$WORK"; }
