@@ -164,6 +164,24 @@ struct InvalidationConfirmerTests {
         #expect(fixture.invalidation?.status == .confirmed)
     }
 
+    /// The notification lands between the caller reading the renamed job and ``begin(_:)``: the
+    /// confirmer is not tracking the job yet and the caller's copy has no `notifiedAt`. It must still
+    /// confirm (seen once in ten loaded runs of the whole suite as a job left `pending`).
+    @Test(arguments: [RenameJob.Invalidation.Method.notification, .delay])
+    func notificationBetweenTheRenameAndBeginStillCounts(_ method: RenameJob.Invalidation.Method) async throws {
+        let fixture = try await ConfirmerFixture(method: method.rawValue)
+        let renamed = fixture.renamedJob(method: method)
+        let notified = fixture.store.update("rn_1", now: fixture.clock.now()) { $0.notifiedAt = fixture.clock.now() }!
+        fixture.confirmer.notificationArrived(notified)
+        fixture.confirmer.begin(renamed)
+        if method == .delay {
+            #expect(await eventually { fixture.clock.pendingDelays.contains(5) })
+            fixture.clock.advance(by: 5)
+        }
+        #expect(await eventually { fixture.status == .completed })
+        #expect(fixture.invalidation?.status == .confirmed)
+    }
+
     @Test func delayMethodSettlesAfterTheNotification() async throws {
         let fixture = try await ConfirmerFixture(method: "delay")
         fixture.confirmer.begin(fixture.renamedJob(method: .delay))

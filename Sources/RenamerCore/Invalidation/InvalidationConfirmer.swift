@@ -73,6 +73,9 @@ public final class InvalidationConfirmer: @unchecked Sendable {
         let method = job.invalidation.method ?? .notification
         queue.async { [self] in
             guard tracked[job.id] == nil else { return }
+            // The job as the store has it now, not the caller's copy: a notification that arrived
+            // since that copy was read found the job untracked, so its `notifiedAt` counts here.
+            let job = store.job(job.id) ?? job
             let expiresAt = clock.now().addingTimeInterval(cloud.invalidation.maxWaitSeconds)
             tracked[job.id] = Tracking(method: method, expiresAt: expiresAt)
             armSweep(at: expiresAt)
