@@ -159,6 +159,7 @@ let package = Package(
         // cooperative pool, the Python interop oracles. Ships in no product.
         .target(
             name: "RenamerTestSupport",
+            dependencies: [.product(name: "PropertyBased", package: "swift-property-based")],
             path: "Tests/RenamerTestSupport",
             swiftSettings: swiftSettings
         ),

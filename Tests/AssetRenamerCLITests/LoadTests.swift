@@ -22,7 +22,7 @@ struct LoadTests {
         // Which calls and callbacks fail is drawn from the run's printed seed (RENAMER_TEST_SEED
         // repeats it), at the emulator and at the receiver.
         var random = TestRandom.generator()
-        let settings = #"{"invalidation_delay_seconds":0.3,"fault_seed":\#(random.next())}"#
+        let settings = #"{"invalidation_delay_seconds":0.3,"fault_seed":\#(UInt64.random(in: 0 ... .max, using: &random))}"#
         _ = try await KillRestartTests.http(.POST, emulator + "/settings", body: settings)
         // 10 % of rename calls fail transiently (a 429 also pauses the cloud, so it is rarer).
         for (operation, status, probability) in [("rename", 500, 0.09), ("rename", 429, 0.01), ("lookup", 503, 0.1), ("delivery", 502, 0.1)] {

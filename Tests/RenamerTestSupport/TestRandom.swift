@@ -1,4 +1,5 @@
 import Foundation
+import PropertyBased
 
 /// Randomness for tests, from one printed seed.
 ///
@@ -15,26 +16,12 @@ public enum TestRandom {
         return seed
     }()
 
-    /// A generator for the test named `name`, seeded from the run's seed.
-    public static func generator(_ name: String = #function) -> SeededGenerator {
+    /// A generator for the test named `name`, seeded from the run's seed (swift-property-based's
+    /// xoshiro256**).
+    public static func generator(_ name: String = #function) -> Xoshiro {
         // FNV-1a of the name, so that each test gets its own stream.
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return SeededGenerator(seed: seed ^ hash)
-    }
-}
-
-/// SplitMix64: small, fast and good enough to choose test inputs; not for secrets.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
+        return Xoshiro(seed: (seed, hash, seed ^ hash, ~seed))
     }
 }
