@@ -16,6 +16,21 @@ struct SQLiteJournalTests {
         var journalPath: String { url.appending(path: "renamer.sqlite").path }
     }
 
+    /// Opens a journal this process has just closed. A process that another test spawns at that
+    /// moment holds a copy of every descriptor between its fork and its exec, the lock's included, so
+    /// the lock can outlive `close()` by that long: wait for it, bounded.
+    static func reopen(_ path: String) async throws -> SQLiteJournal {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            let opened = Result { () throws(JournalError) in try SQLiteJournal(path: path, logger: Logger(label: "t")) }
+            if case .failure(let error) = opened, error.description.contains("locked by another process"), ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+                continue
+            }
+            return try opened.get()
+        }
+    }
+
     static func job(_ id: String, status: JobStatus = .queued, client: String = "catalog") -> RenameJob {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         return RenameJob(
@@ -61,7 +76,7 @@ struct SQLiteJournalTests {
             journal.recordNotification(key: "2:old", expiresAt: Date().addingTimeInterval(-60))
             try await journal.close()
         }
-        let reopened = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
+        let reopened = try await Self.reopen(directory.journalPath)
         let snapshot = try reopened.load()
         let jobs = Dictionary(uniqueKeysWithValues: snapshot.jobs.map { ($0.job.id, $0) })
         var expected = Self.job("rn_1")
@@ -179,7 +194,7 @@ struct SQLiteJournalTests {
         let error = #expect(throws: JournalError.self) { try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t")) }
         #expect(error?.description.contains("locked by another process (pid \(getpid()))") == true, "\(String(describing: error))")
         try await first.close()
-        let second = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
+        let second = try await Self.reopen(directory.journalPath)
         #expect(try second.load().jobs.isEmpty)
     }
 
