@@ -72,6 +72,7 @@ let package = Package(
         .target(
             name: "RenamerOutbound",
             dependencies: [
+                "RenamerConfig",
                 "RenamerCore",
                 "RenamerCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -9,9 +9,11 @@
 #   Benchmarks/run.sh soak        RSS after each of SOAK_BATCHES batches of BATCH full jobs (rename,
 #                                 notification, probe, callback), each drained and purged: growth
 #                                 per job shows what a long-running daemon keeps
-#   Benchmarks/run.sh all         throughput, e2e, memory and recovery, in that order
+#   Benchmarks/run.sh callbacks   callbacks delivered per second to a healthy receiver, alone and
+#                                 while a dead receiver (accepts, never answers) has a backlog of DEAD
+#   Benchmarks/run.sh all         throughput, e2e, memory, recovery and callbacks, in that order
 # Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (default 100000),
-# BATCHES (default 3), BATCH (jobs per drained batch, default 20000); for soak: SOAK_BATCHES
+# BATCHES (default 3), BATCH (jobs per drained batch, default 20000), DEAD (callbacks, default 10000); for soak: SOAK_BATCHES
 # (default 5), MAX_AGE (notifications.max_age_seconds, default 7200), FAULTS=1 (the load test's
 # injected errors); LOG_LEVEL (daemon, default warning); KEEP=1 keeps the work directory (logs);
 # BIN (a folder with both binaries; default: build them here).
@@ -37,6 +39,7 @@ trap cleanup EXIT
 
 EMULATOR_PORT=19590
 DAEMON_PORT=19580
+DEAD_PORT=19570
 EMULATOR=http://127.0.0.1:$EMULATOR_PORT
 DAEMON=http://127.0.0.1:$DAEMON_PORT
 SECRET=emulator-secret
@@ -73,7 +76,7 @@ clouds:
 clients:
   bench:
     token_sha256: $DIGEST
-    callback_url_prefixes: ["$EMULATOR/_emulator/callbacks/"]
+    callback_url_prefixes: ["$EMULATOR/_emulator/callbacks/", "http://127.0.0.1:$DEAD_PORT/"]
     callback_secrets: ["$CALLBACK_SECRET"]
 queue: {capacity: 10000000}
 storage: {path: "$1", retention_days: ${2:-7}}
@@ -256,6 +259,48 @@ recovery() {
   emulator resume
 }
 
+# Healthy callbacks for $DURATION s of accepted renames (no invalidation): prints the rate at which
+# their callbacks were delivered, from the first request to the last delivery.
+healthy_callbacks() { # $1 label
+  local run="c$RANDOM" before start end count
+  seed "$run" 200000
+  before=$(delivered)
+  local base_accepted
+  base_accepted=$(accepted)
+  start=$(date +%s.%N)
+  RENAMER_RUN=$run RENAMER_TOKEN=$TOKEN RENAMER_CALLBACK="$EMULATOR/_emulator/callbacks/healthy" \
+    wrk -t2 -c16 -d"${DURATION}s" -s Benchmarks/accept.lua "$DAEMON" >/dev/null
+  count=$(($(accepted) - base_accepted))
+  wait_for delivered 600 $((before + count))
+  end=$(date +%s.%N)
+  awk -v l="$1" -v n="$count" -v t="$(echo "$end - $start" | bc)" 'BEGIN {
+    printf "%-40s %d jobs called back in %.1f s: %.0f callbacks/s\n", l, n, t, n / t }'
+}
+
+callbacks() {
+  local dead=${DEAD:-10000}
+  echo "== callbacks: healthy receiver alone, then beside a dead one (accepts, never answers) with a backlog of $dead"
+  # The dead receiver: a listening socket that never accepts; every attempt waits for its timeout.
+  python3 -c "import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(('127.0.0.1', $DEAD_PORT)); s.listen(4096); time.sleep(86400)" &
+  PIDS+=($!)
+  config ":memory:"; start_daemon; wait_ready
+  healthy_callbacks "no backlog"
+  local run="d$RANDOM" target
+  seed "$run" "$dead"
+  target=$(($(accepted) + dead))
+  while [ "$(accepted)" -lt "$target" ]; do
+    RENAMER_RUN=$run RENAMER_TOKEN=$TOKEN RENAMER_CALLBACK="http://127.0.0.1:$DEAD_PORT/hooks" \
+      wrk -t2 -c16 -d1s -s Benchmarks/accept.lua "$DAEMON" >/dev/null
+    run="d$RANDOM"; seed "$run" "$dead"
+  done
+  wait_for finished 600 "$(accepted)"
+  echo "dead receiver's backlog: $(curl -s "$DAEMON/metrics" | awk '$1 ~ /^renamer_callbacks_backlog/ {printf "%s %s  ", $1, $2}')"
+  healthy_callbacks "dead receiver with a backlog of $dead"
+  stop_daemon
+}
+
 soak() {
   local batches=${SOAK_BATCHES:-5} max_age=${MAX_AGE:-7200}
   echo "== soak: $batches batches of $BATCH full jobs, each drained and purged; notifications.max_age_seconds $max_age"
@@ -298,6 +343,7 @@ e2e) e2e ;;
 memory) memory ;;
 recovery) recovery ;;
 soak) soak ;;
-all) throughput; e2e; memory; recovery ;;
-*) echo "usage: $0 throughput|e2e|memory|recovery|soak|all" >&2; exit 2 ;;
+callbacks) callbacks ;;
+all) throughput; e2e; memory; recovery; callbacks ;;
+*) echo "usage: $0 throughput|e2e|memory|recovery|soak|callbacks|all" >&2; exit 2 ;;
 esac

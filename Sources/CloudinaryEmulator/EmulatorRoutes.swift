@@ -181,7 +181,8 @@ struct EmulatorRoutes: Sendable {
     }
 
     func resourceJSON(_ asset: EmulatedAsset, settings: EmulatorSettings) -> [String: Any] {
-        let path = "\(settings.cloudName)/\(asset.resourceType)/\(asset.type)/v\(asset.version)/\(asset.publicID).\(asset.format)"
+        let path =
+            "\(settings.cloudName)/\(asset.resourceType)/\(asset.type)/v\(asset.version)/\(PercentEncoding.pathSegments(asset.publicID)).\(asset.format)"
         return [
             "public_id": asset.publicID, "version": asset.version, "resource_type": asset.resourceType, "type": asset.type,
             "format": asset.format, "url": "http://res.cloudinary.com/\(path)", "secure_url": "https://res.cloudinary.com/\(path)",

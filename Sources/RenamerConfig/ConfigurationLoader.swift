@@ -193,6 +193,14 @@ public enum ConfigurationLoader {
         guard callbacks.retryScheduleSeconds.count <= 50 else {
             throw ConfigurationError("callbacks.retry_schedule_seconds", "may hold at most 50 delays")
         }
+        callbacks.connectTimeoutSeconds =
+            try values.double("callbacks.connect_timeout_seconds", minimum: 0.001, maximum: 600) ?? callbacks.connectTimeoutSeconds
+        callbacks.maxConcurrent = try values.int("callbacks.max_concurrent", in: 1...1024) ?? callbacks.maxConcurrent
+        callbacks.maxConcurrentPerOrigin =
+            try values.int("callbacks.max_concurrent_per_origin", in: 1...1024) ?? callbacks.maxConcurrentPerOrigin
+        guard callbacks.maxConcurrentPerOrigin <= callbacks.maxConcurrent else {
+            throw ConfigurationError("callbacks.max_concurrent_per_origin", "must not exceed callbacks.max_concurrent")
+        }
 
         var notifications = RenamerConfiguration.Notifications()
         notifications.maxAgeSeconds =

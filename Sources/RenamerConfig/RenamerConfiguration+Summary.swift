@@ -36,7 +36,8 @@ extension RenamerConfiguration {
                 + " backoff=\(Self.seconds(queue.backoffBaseSeconds))…\(Self.seconds(queue.backoffCapSeconds))"
         )
         lines.append(
-            "callbacks: timeout=\(Self.seconds(callbacks.timeoutSeconds))"
+            "callbacks: timeout=\(Self.seconds(callbacks.timeoutSeconds)) connect_timeout=\(Self.seconds(callbacks.connectTimeoutSeconds))"
+                + " max_concurrent=\(callbacks.maxConcurrent) per_origin=\(callbacks.maxConcurrentPerOrigin)"
                 + " retry_schedule=[\(callbacks.retryScheduleSeconds.map(Self.number).joined(separator: ", "))]"
         )
         lines.append("notifications: max_age=\(Self.seconds(notifications.maxAgeSeconds))")

@@ -90,6 +90,12 @@ public struct RenamerConfiguration: Sendable {
     public struct Callbacks: Sendable, Equatable {
         public var timeoutSeconds: Double = 15
         public var retryScheduleSeconds: [Double] = [5, 30, 120, 600, 1800, 3600, 10800, 21600, 43200]
+        /// Connecting to a receiver gives up after this long (a refused port fails at once).
+        public var connectTimeoutSeconds: Double = 5
+        /// Deliveries in flight at once, in all.
+        public var maxConcurrent: Int = 32
+        /// Deliveries in flight at once to one origin (scheme, host, port).
+        public var maxConcurrentPerOrigin: Int = 4
     }
 
     public struct Notifications: Sendable, Equatable {

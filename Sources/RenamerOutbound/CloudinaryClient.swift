@@ -52,16 +52,17 @@ public struct CloudinaryClient: CloudinaryAPI {
             return Self.classify(error)
         }
         let status = Int(response.status.code)
-        guard status == 200 else {
+        guard (200..<300).contains(status) else {
             return .rejected(
                 status: status,
                 message: Self.errorMessage(body, status: status),
                 retryAfter: response.headers.first(name: "Retry-After").flatMap(Self.retryAfterSeconds)
             )
         }
-        guard let result = Self.resource(body) else {
-            // A 200 we cannot read still means the rename happened: report what we asked for.
-            return .renamed(.init(publicID: call.toPublicID, version: nil, secureURL: nil))
+        // Only the documented answer, the renamed resource, proves the rename (SPEC §10): any other
+        // 2xx (a proxy's page, an error body) leaves the outcome to the Admin API lookup.
+        guard let result = Self.resource(body), result.publicID == call.toPublicID else {
+            return .outcomeUnknown(reason: "Cloudinary answered \(status) without the renamed resource")
         }
         return .renamed(result)
     }
@@ -76,7 +77,7 @@ public struct CloudinaryClient: CloudinaryAPI {
     {
         let url =
             "\(cloud.uploadPrefix)/v1_1/\(Self.pathEscape(cloud.cloudName))/resources/\(resourceType.rawValue)/\(type.rawValue)/"
-            + PercentEncoding.escape(publicID, keeping: PercentEncoding.pathCharacters)
+            + PercentEncoding.pathSegments(publicID)
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Authorization", value: "Basic " + Data("\(cloud.apiKey):\(cloud.apiSecret.value)".utf8).base64EncodedString())
         request.headers.add(name: "Accept", value: "application/json")

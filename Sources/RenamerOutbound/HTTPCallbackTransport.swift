@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
+import RenamerConfig
 import RenamerCore
 
 /// Posts callbacks over AsyncHTTPClient; redirects are answers, not followed (SPEC §6).
@@ -9,8 +10,13 @@ public struct HTTPCallbackTransport: CallbackTransport {
     /// Largest response body read (and discarded).
     static let maxResponseBytes = 64 * 1024
 
-    public init(http: HTTPClient = .outbound) {
+    public init(http: HTTPClient) {
         self.http = http
+    }
+
+    /// The transport `configuration.callbacks` asks for (connect timeout, connections per origin).
+    public init(_ callbacks: RenamerConfiguration.Callbacks) {
+        http = .callbacks(connectTimeout: callbacks.connectTimeoutSeconds, connectionsPerOrigin: callbacks.maxConcurrentPerOrigin)
     }
 
     public func post(url: String, headers: [(String, String)], body: [UInt8], timeout: Double) async -> CallbackResponse {
@@ -18,13 +24,26 @@ public struct HTTPCallbackTransport: CallbackTransport {
         request.method = .POST
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.body = .bytes(ByteBuffer(bytes: body))
+        let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
         do {
-            let response = try await http.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
-            // Drain a little of the body so the connection can be reused; never buffer more.
-            var drained = 0
-            for try await chunk in response.body {
-                drained += chunk.readableBytes
-                if drained > Self.maxResponseBytes { break }
+            let response = try await http.execute(request, deadline: deadline)
+            // Drain a little of the body so the connection can be reused; never buffer more, and
+            // never past the deadline (AsyncHTTPClient's ends with the head: a receiver that
+            // trickles its body would hold the delivery slot for good).
+            let body = response.body
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var drained = 0
+                    do {
+                        for try await chunk in body {
+                            drained += chunk.readableBytes
+                            if drained > Self.maxResponseBytes { break }
+                        }
+                    } catch {}
+                }
+                group.addTask { try? await Task.sleep(for: .nanoseconds(max(0, (deadline - .now()).nanoseconds))) }
+                await group.next()
+                group.cancelAll()
             }
             let retryAfter = response.headers.first(name: "Retry-After").flatMap(CloudinaryClient.retryAfterSeconds)
             return .status(Int(response.status.code), retryAfter: retryAfter)

@@ -1,6 +1,7 @@
 import CloudinaryEmulator
 import Foundation
 import NIOHTTP1
+import RenamerCore
 import RenamerServer
 import Testing
 
@@ -67,6 +68,11 @@ struct CallerAPITests {
             #expect(same.fieldErrors == ["to_public_id"])
             let sameButRetyped = try await harness.submit(["from_public_id": "products/a", "to_public_id": "products/a", "to_type": "private"])
             #expect(sameButRetyped.status == 202)
+            // A dot segment would aim the CDN probe and the Admin API lookup at another path (SPEC §10).
+            let escaping = try await harness.submit(["from_public_id": "products/x/../../../hooks/escape1", "to_public_id": "products/./b"])
+            #expect(escaping.status == 422)
+            #expect(Set(escaping.fieldErrors) == ["from_public_id", "to_public_id"])
+            #expect(harness.components.store.allJobs.allSatisfy { !$0.fromPublicID.contains("..") })
         }
     }
 
@@ -128,6 +134,10 @@ struct CallerAPITests {
             for malformed in ["", String(repeating: "k", count: 256), "tab\there", #""unterminated"#, "ü"] {
                 #expect(try await harness.submit(Self.valid, headers: [("Idempotency-Key", malformed)]).status == 400, "\(malformed)")
             }
+            // Two header lines are two keys, not one joined "k1, k77" (SPEC §10).
+            let twice = try await harness.submit(Self.valid, headers: [("Idempotency-Key", "k1"), ("Idempotency-Key", "k77")])
+            #expect(twice.status == 400)
+            #expect(twice.fieldErrors == ["Idempotency-Key"])
         }
     }
 
@@ -223,6 +233,18 @@ struct CallerAPITests {
             for bad in ["?limit=0", "?limit=101", "?status=done", "?cursor=zzz"] {
                 #expect(try await harness.request(.GET, harness.daemonURL + "/v1/renames" + bad).status == 400, "\(bad)")
             }
+            // The cursor is opaque and bound to the client (SPEC §10): another client's cursor, a
+            // tampered one, or one of the old form (base64 of "c4", a global sequence number that
+            // told how many jobs every client had submitted) is refused.
+            let first = try await harness.request(.GET, harness.daemonURL + "/v1/renames?limit=1")
+            let ours = try #require(first.json["next_cursor"] as? String)
+            let theirs = try await harness.request(.GET, harness.daemonURL + "/v1/renames?cursor=\(ours)", token: Harness.otherToken)
+            #expect(theirs.status == 400)
+            #expect(theirs.fieldErrors == ["cursor"])
+            var tampered = Array(ours)
+            tampered[tampered.count - 2] = tampered[tampered.count - 2] == "A" ? "B" : "A"
+            #expect(try await harness.request(.GET, harness.daemonURL + "/v1/renames?cursor=\(String(tampered))").status == 400)
+            #expect(try await harness.request(.GET, harness.daemonURL + "/v1/renames?cursor=YzQ=").status == 400)
         }
     }
 

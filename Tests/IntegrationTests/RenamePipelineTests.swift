@@ -179,6 +179,25 @@ struct RenamePipelineTests {
         }
     }
 
+    /// A 2xx without the documented JSON (a proxy's page, an error body) proves nothing: the outcome
+    /// is unknown, the lookup decides, and the rename is applied exactly once (SPEC §10). Here the
+    /// 200 came without renaming, so the job must not complete before a second call renames it.
+    @Test func aTwoHundredWithoutTheDocumentedJSONIsReconciled() async throws {
+        try await Harness.run { harness in
+            harness.emulator.state.seed(publicID: "products/a")
+            harness.emulator.state.addFault(.init(operation: "rename", status: 200, message: "not a resource", times: 1))
+            let id = try #require(
+                try await harness.submit(["from_public_id": "products/a", "to_public_id": "products/b", "invalidate": false]).json["id"] as? String
+            )
+            let job = try await harness.waitForJob(id, status: "completed")
+            #expect(job["status"] as? String == "completed")
+            #expect(job["attempts"] as? Int == 2)
+            #expect(harness.emulator.state.requests.contains { $0.operation == "lookup" })
+            #expect(harness.appliedRenames.count == 1)
+            #expect(harness.emulator.state.asset(publicID: "products/b", resourceType: "image", type: "upload") != nil)
+        }
+    }
+
     @Test func sameAssetJobsRunInOrder() async throws {
         try await Harness.run { harness in
             harness.emulator.state.seed(publicID: "products/a")

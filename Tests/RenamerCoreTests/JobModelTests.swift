@@ -19,7 +19,7 @@ struct JobModelTests {
     }
 
     @Test(arguments: [
-        "products/123", "a", "été/photo 1", "folder/a b", String(repeating: "x", count: 255),
+        "products/123", "a", "été/photo 1", "folder/a b", String(repeating: "x", count: 255), "a..b/c.d", "...", "a/.b/c..",
     ])
     func validPublicIDs(_ id: String) {
         #expect(PublicID.problem(id) == nil)
@@ -27,7 +27,7 @@ struct JobModelTests {
 
     @Test(arguments: [
         "", String(repeating: "x", count: 256), "a?b", "a&b", "a#b", "a\\b", "a%b", "a<b", "a>b", "a+b", "/a", "a/", " a", "a ",
-        "a\u{0}b", "a\nb", "\ta",
+        "a\u{0}b", "a\nb", "\ta", ".", "..", "./a", "a/..", "a/../b", "x/../../../hooks/escape1", "a/./b",
     ])
     func invalidPublicIDs(_ id: String) {
         #expect(PublicID.problem(id) != nil)
@@ -87,7 +87,8 @@ struct JobModelTests {
         #expect(PercentEncoding.escape("a-b._~Z9") == "a-b._~Z9")
         // Non-ASCII letters are escaped too (Foundation's `.alphanumerics` would keep them).
         #expect(PercentEncoding.escape("café/x y&") == "caf%C3%A9%2Fx%20y%26")
-        #expect(PercentEncoding.escape("a/b:c@d é", keeping: PercentEncoding.pathCharacters) == "a/b:c@d%20%C3%A9")
+        #expect(PercentEncoding.pathSegments("a/b:c@d é") == "a/b:c@d%20%C3%A9")
+        #expect(PercentEncoding.pathSegments("été/a b/c") == "%C3%A9t%C3%A9/a%20b/c")
         #expect(PercentEncoding.escape("a/b", keeping: PercentEncoding.segmentCharacters) == "a%2Fb")
     }
 

@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import RenamerConfig
 import RenamerCrypto
+import Synchronization
 
 /// Delivers each final job to its caller as a Standard Webhooks event (SPEC §6).
 ///
@@ -13,6 +14,13 @@ import RenamerCrypto
 /// is success, `410 Gone` stops, anything else (redirects included) retries on
 /// `callbacks.retry_schedule_seconds` with ±20 % jitter, never sooner than `Retry-After`, then fails.
 /// A URL outside the client's `callback_url_prefixes` is never contacted.
+///
+/// Deliveries are scheduled per destination origin (scheme, host, port): at most
+/// `callbacks.max_concurrent_per_origin` in flight to one origin and `callbacks.max_concurrent` in
+/// all, the free slots going round-robin to the origins with callbacks due. A callback waiting for
+/// its retry time holds no slot. So a dead or slow receiver delays only its own origin's callbacks:
+/// it holds `max_concurrent_per_origin` slots however long its backlog, and every other origin's
+/// callbacks keep going out.
 public final class CallbackDelivery: @unchecked Sendable {
     let store: JobStore
     let configuration: RenamerConfiguration
@@ -20,14 +28,28 @@ public final class CallbackDelivery: @unchecked Sendable {
     let clock: any RenamerClock
     let logger: Logger
     let metrics: any MetricsFactory
-    let maxConcurrentDeliveries: Int
+    let maxConcurrent: Int
+    let maxConcurrentPerOrigin: Int
     /// Uniform random factor for jitter; injectable for tests.
     let random: @Sendable (ClosedRange<Double>) -> Double
     let queue = DispatchQueue(label: "asset-renamer.callbacks")
 
+    /// The callbacks due for one origin, and how many of its deliveries are in flight.
+    struct Lane {
+        var due: Deque<String> = []
+        var inFlight = 0
+    }
+
     // Confined to `queue`.
-    private var waiting: Deque<String> = []
-    private var inFlight = 0
+    private var lanes: [CallbackOrigin: Lane] = [:]
+    /// Origins with a callback due and a free slot of their own, in the order they get the next
+    /// free global slot (each appears once: ``inReady``).
+    private var ready: Deque<CallbackOrigin> = []
+    private var inReady: Set<CallbackOrigin> = []
+    // Written on `queue`, read anywhere (metrics).
+    private let dueCount = Atomic<Int>(0)
+    private let inFlightCount = Atomic<Int>(0)
+    private let retryingCount = Atomic<Int>(0)
 
     public init(
         configuration: RenamerConfiguration,
@@ -36,7 +58,6 @@ public final class CallbackDelivery: @unchecked Sendable {
         clock: any RenamerClock,
         logger: Logger,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance,
-        maxConcurrentDeliveries: Int = 32,
         random: @escaping @Sendable (ClosedRange<Double>) -> Double = { Double.random(in: $0) }
     ) {
         self.configuration = configuration
@@ -45,7 +66,8 @@ public final class CallbackDelivery: @unchecked Sendable {
         self.clock = clock
         self.logger = logger
         self.metrics = metrics
-        self.maxConcurrentDeliveries = maxConcurrentDeliveries
+        maxConcurrent = configuration.callbacks.maxConcurrent
+        maxConcurrentPerOrigin = configuration.callbacks.maxConcurrentPerOrigin
         self.random = random
     }
 
@@ -74,7 +96,7 @@ public final class CallbackDelivery: @unchecked Sendable {
         let delay = due.timeIntervalSince(clock.now())
         queue.async { [self] in
             if delay > 0 {
-                clock.schedule(after: delay, on: queue) { [self] in enqueue(job.id) }
+                waitThenEnqueue(job.id, after: delay)
             } else {
                 enqueue(job.id)
             }
@@ -98,24 +120,60 @@ public final class CallbackDelivery: @unchecked Sendable {
 
     // MARK: - On `queue`
 
+    /// How many callbacks wait for a slot, are in flight, and wait for their retry time.
+    public var backlog: (due: Int, inFlight: Int, retrying: Int) {
+        (dueCount.load(ordering: .relaxed), inFlightCount.load(ordering: .relaxed), retryingCount.load(ordering: .relaxed))
+    }
+
+    /// A callback is due: it joins its origin's lane.
     private func enqueue(_ id: String) {
-        if inFlight < maxConcurrentDeliveries {
-            attempt(id)
-        } else {
-            waiting.append(id)
+        guard let job = store.job(id), let url = job.callback.url, job.callbackEvent?.nextAttemptAt != nil else { return }
+        guard let origin = CallbackOrigin(url) else {
+            logger.error("callback URL has no origin; not contacted", metadata: ["job_id": "\(id)"])
+            end(id, status: .failed, lastStatus: nil, countAttempt: false)
+            return
+        }
+        lanes[origin, default: Lane()].due.append(id)
+        dueCount.add(1, ordering: .relaxed)
+        markReady(origin)
+        pump()
+    }
+
+    /// Puts `origin` in line for a slot if it has a callback due and a free slot of its own.
+    private func markReady(_ origin: CallbackOrigin) {
+        guard let lane = lanes[origin], !lane.due.isEmpty, lane.inFlight < maxConcurrentPerOrigin, !inReady.contains(origin) else { return }
+        ready.append(origin)
+        inReady.insert(origin)
+    }
+
+    /// Starts deliveries while global slots are free, one origin at a time, round-robin.
+    private func pump() {
+        while inFlightCount.load(ordering: .relaxed) < maxConcurrent, let origin = ready.popFirst() {
+            inReady.remove(origin)
+            guard var lane = lanes[origin], lane.inFlight < maxConcurrentPerOrigin, let id = lane.due.popFirst() else { continue }
+            dueCount.subtract(1, ordering: .relaxed)
+            if attempt(id, origin: origin) { lane.inFlight += 1 }
+            lanes[origin] = lane
+            markReady(origin)
+            forgetIfIdle(origin)
         }
     }
 
-    private func attempt(_ id: String) {
-        guard let job = store.job(id), let event = job.callbackEvent, event.nextAttemptAt != nil, let url = job.callback.url else { return }
+    private func forgetIfIdle(_ origin: CallbackOrigin) {
+        if let lane = lanes[origin], lane.due.isEmpty, lane.inFlight == 0 { lanes[origin] = nil }
+    }
+
+    /// Sends one attempt; false when the callback may not go out at all (it ends as failed).
+    private func attempt(_ id: String, origin: CallbackOrigin) -> Bool {
+        guard let job = store.job(id), let event = job.callbackEvent, event.nextAttemptAt != nil, let url = job.callback.url else { return false }
         guard let client = configuration.clients[job.client], CallbackURLPolicy.allowed(url, prefixes: client.callbackURLPrefixes),
             !client.callbackSecrets.isEmpty
         else {
             logger.error("callback URL not allowed for client; not contacted", metadata: ["job_id": "\(id)", "client": "\(job.client)"])
             end(id, status: .failed, lastStatus: nil, countAttempt: false)
-            return
+            return false
         }
-        inFlight += 1
+        inFlightCount.add(1, ordering: .relaxed)
         let timestamp = Int64(clock.now().timeIntervalSince1970)
         let signature = StandardWebhooks(secrets: client.callbackSecrets).signatureHeader(id: event.id, timestamp: timestamp, body: event.body)
         let headers = [
@@ -128,14 +186,18 @@ public final class CallbackDelivery: @unchecked Sendable {
             let response = await transport.post(url: url, headers: headers, body: event.body, timeout: timeout)
             let elapsed = ContinuousClock.now - started
             queue.async { [self] in
-                inFlight -= 1
-                while inFlight < maxConcurrentDeliveries, let next = waiting.popFirst() { attempt(next) }
+                inFlightCount.subtract(1, ordering: .relaxed)
+                lanes[origin]?.inFlight -= 1
                 Timer(label: "renamer_callback_duration_seconds", factory: metrics).recordNanoseconds(
                     elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
                 )
                 delivered(id, response)
+                markReady(origin)
+                forgetIfIdle(origin)
+                pump()
             }
         }
+        return true
     }
 
     private func delivered(_ id: String, _ response: CallbackResponse) {
@@ -168,7 +230,16 @@ public final class CallbackDelivery: @unchecked Sendable {
             job.callbackEvent?.nextAttemptAt = now.addingTimeInterval(delay)
         }
         Counter(label: "renamer_callbacks_total", dimensions: [("outcome", "retry")], factory: metrics).increment()
-        clock.schedule(after: delay, on: queue) { [self] in enqueue(id) }
+        waitThenEnqueue(id, after: delay)
+    }
+
+    /// A callback waiting for its next attempt: it holds no slot until it is due.
+    private func waitThenEnqueue(_ id: String, after delay: Double) {
+        retryingCount.add(1, ordering: .relaxed)
+        clock.schedule(after: delay, on: queue) { [self] in
+            retryingCount.subtract(1, ordering: .relaxed)
+            enqueue(id)
+        }
     }
 
     private func end(_ id: String, status: RenameJob.Callback.Status, lastStatus: Int?, countAttempt: Bool = true) {

@@ -5,8 +5,11 @@
 public enum PercentEncoding {
     /// Also kept in a path segment (RFC 3986 `pchar`).
     public static let segmentCharacters: [UInt8] = Array("!$'()*,;=:@".utf8)
-    /// Also kept in a path: segment characters and `/`.
-    public static let pathCharacters: [UInt8] = segmentCharacters + [UInt8(ascii: "/")]
+    /// A public ID as URL path segments: each `/`-separated segment escaped on its own (SPEC §10).
+    public static func pathSegments(_ publicID: some StringProtocol) -> String {
+        publicID.split(separator: "/", omittingEmptySubsequences: false).map { escape($0, keeping: segmentCharacters) }
+            .joined(separator: "/")
+    }
 
     /// `text` escaped, keeping the unreserved characters and `extra` (ASCII bytes).
     public static func escape(_ text: some StringProtocol, keeping extra: [UInt8] = []) -> String {

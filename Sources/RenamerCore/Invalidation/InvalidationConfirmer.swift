@@ -226,7 +226,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
 
     /// `{delivery_base_url}/{resource_type}/{type}/{from_public_id}`, each path segment escaped.
     static func deliveryURL(_ job: RenameJob, base: String) -> String {
-        let path = PercentEncoding.escape(job.fromPublicID, keeping: PercentEncoding.pathCharacters)
+        let path = PercentEncoding.pathSegments(job.fromPublicID)
         return "\(base)/\(job.resourceType.rawValue)/\(job.type.rawValue)/\(path)"
     }
 }

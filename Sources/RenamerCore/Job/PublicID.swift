@@ -14,6 +14,11 @@ public enum PublicID {
             return "must not contain control characters"
         }
         if value.hasPrefix("/") || value.hasSuffix("/") { return "must not start or end with '/'" }
+        // `.` and `..` would change the meaning of the delivery and Admin API URLs the ID goes into
+        // (and `%2E` is the same character to a server), so they are refused rather than escaped.
+        if value.split(separator: "/", omittingEmptySubsequences: false).contains(where: { $0 == "." || $0 == ".." }) {
+            return "must not contain '.' or '..' path segments"
+        }
         if let first = value.unicodeScalars.first, let last = value.unicodeScalars.last,
             first.properties.isWhitespace || last.properties.isWhitespace
         {

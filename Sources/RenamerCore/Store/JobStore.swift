@@ -7,13 +7,15 @@ import Synchronization
 public final class JobStore: Sendable {
     /// What `reserve` found for an `Idempotency-Key`.
     public enum Reservation: Sendable, Equatable {
-        /// The key is new and now held for this request; call ``insert`` or ``releaseReservation``.
+        /// The key is new and now held for this request; call ``insert`` (then, once the job is
+        /// durable, ``commitIdempotencyKey(client:key:jobID:)``) or ``releaseReservation``.
         case fresh
-        /// The key names an existing job created by an equal body.
+        /// The key names an existing, durably recorded job created by an equal body.
         case replay(RenameJob)
         /// The key names a job created by a different body.
         case mismatch
-        /// The first request with this key is still being accepted.
+        /// The first request with this key is still being accepted: its job is not durable yet, so
+        /// there is nothing to replay (SPEC §10: `409`).
         case inFlight
     }
 
@@ -110,12 +112,23 @@ public final class JobStore: Sendable {
             state.add(job, sequence: sequence)
             journal.record(job, sequence: sequence)
             if let key = idempotencyKey {
+                // The key stays "being accepted" until the job is durable: see commitIdempotencyKey.
                 let slot = IdempotencyKey(client: job.client, key: key)
-                state.idempotency[slot] = .job(id: job.id, body: body)
                 state.keyOf[job.id] = slot
                 journal.recordIdempotencyKey(client: job.client, key: key, jobID: job.id, body: body)
             }
             return true
+        }
+    }
+
+    /// Makes an inserted job's key answer replays, once the job is durable. Until then a request
+    /// with the same key gets ``Reservation/inFlight``; if the job cannot be made durable,
+    /// ``remove(_:)`` frees the key instead.
+    public func commitIdempotencyKey(client: String, key: String, jobID: String) {
+        state.withLock { state in
+            let slot = IdempotencyKey(client: client, key: key)
+            guard case .accepting(let body) = state.idempotency[slot], state.keyOf[jobID] == slot else { return }
+            state.idempotency[slot] = .job(id: jobID, body: body)
         }
     }
 
@@ -154,22 +167,26 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// A page of `client`'s jobs, newest first.
+    /// A page of `client`'s jobs, newest first, optionally only those in `status`.
     ///
     /// - Parameters:
-    ///   - before: Only jobs accepted before this cursor (from a previous page).
-    /// - Returns: The jobs and the cursor of the next page, if there is one.
-    public func list(client: String, status: JobStatus?, limit: Int, before: Int?) -> (jobs: [RenameJob], next: Int?) {
+    ///   - after: The id of the last job of the previous page (its `next`): this page holds the jobs
+    ///     accepted before it. The cursor is one of the client's own job ids, so it says nothing
+    ///     about other clients' jobs.
+    /// - Returns: The jobs and the id that continues after them when more match; nil when `after`
+    ///   is not a job of `client` (another client's, made up, or purged since).
+    public func list(client: String, status: JobStatus?, limit: Int, after: String?) -> (jobs: [RenameJob], next: String?)? {
         state.withLock { state in
             let entries = state.byClient[client] ?? []
-            // First index with sequence >= before: everything left of it is older.
+            // First index with sequence >= the cursor's: everything left of it is older.
             var end = entries.count
-            if let before {
+            if let after {
+                guard let cursor = state.jobs[after], cursor.job.client == client else { return nil }
                 var low = 0
                 var high = entries.count
                 while low < high {
                     let mid = (low + high) / 2
-                    if entries[mid].sequence < before { low = mid + 1 } else { high = mid }
+                    if entries[mid].sequence < cursor.sequence { low = mid + 1 } else { high = mid }
                 }
                 end = low
             }
@@ -182,12 +199,12 @@ public final class JobStore: Sendable {
                 index -= 1
             }
             // Another page exists if an older matching job remains.
-            var next: Int?
-            if page.count == limit, let last = page.last, let sequence = state.jobs[last.id]?.sequence {
+            var next: String?
+            if page.count == limit, let last = page.last {
                 var probe = index
                 while probe >= 0 {
                     if let job = state.jobs[entries[probe].id]?.job, status == nil || job.status == status {
-                        next = sequence
+                        next = last.id
                         break
                     }
                     probe -= 1

@@ -64,11 +64,14 @@ struct NotificationRoutes: Sendable {
             throw Problem(.contentTooLarge, "too-large", "notification body exceeds 1 MiB")
         }
         let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: Self.maxBodyBytes)
-        } catch {
+        do throws(BodyReadError) {
+            body = try await request.collectBody(upTo: Self.maxBodyBytes)
+        } catch .tooLarge {
             count("too_large")
             throw Problem(.contentTooLarge, "too-large", "notification body exceeds 1 MiB")
+        } catch {
+            count("invalid")
+            throw Problem(.badRequest, "malformed-body", "the body's framing is broken (chunked encoding)")
         }
         let timestamp = request.headers.value(.cldTimestamp)
         let signature = request.headers.value(.cldSignature)

@@ -80,12 +80,14 @@ struct RenameRoutes: Sendable {
             throw reject("too_large", Problem(.contentTooLarge, "too-large", "body exceeds \(limit) bytes"))
         }
         let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
+        do throws(BodyReadError) {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch .tooLarge {
             throw reject("too_large", Problem(.contentTooLarge, "too-large", "body exceeds \(limit) bytes"))
+        } catch {
+            throw reject("malformed", Problem(.badRequest, "malformed-body", "the body's framing is broken (chunked encoding)"))
         }
-        let idempotencyKey = try Self.idempotencyKey(request.headers.value(.idempotencyKey))
+        let idempotencyKey = try Self.idempotencyKey(request.headers)
 
         let body: JSONValue
         do {
@@ -131,7 +133,8 @@ struct RenameRoutes: Sendable {
         guard store.insert(job, idempotencyKey: idempotencyKey, body: body, capacity: configuration.queue.capacity) else {
             throw reject("queue_full", .tooManyRequests("queue-full", "the queue is full", retryAfter: 5))
         }
-        // 202 is a promise: the job is durable before it is answered.
+        // 202 is a promise: the job is durable before it is answered, and only then may a request
+        // with the same key be answered with it (until now it got 409).
         do {
             try await store.journal.sync()
         } catch {
@@ -139,6 +142,7 @@ struct RenameRoutes: Sendable {
             context.logger.error("journal unavailable; rename refused", metadata: ["error": "\(error)"])
             throw reject("journal_unavailable", .unavailable("the journal cannot be written", retryAfter: 5))
         }
+        if let key = idempotencyKey { store.commitIdempotencyKey(client: client.name, key: key, jobID: job.id) }
         queue.enqueue(job)
         acceptedCounter.increment()
         context.logger.info("rename accepted", metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"])
@@ -237,13 +241,15 @@ struct RenameRoutes: Sendable {
                 errors.append(.init(field: "limit", message: "must be an integer from 1 to 100"))
             }
         }
-        var before: Int?
+        var after: String?
         if let text = query["cursor"].map(String.init), !text.isEmpty {
-            before = Self.decodeCursor(text)
-            if before == nil { errors.append(.init(field: "cursor", message: "is not a cursor from this API")) }
+            after = Self.decodeCursor(text)
+            if after == nil { errors.append(Self.notACursor) }
         }
         guard errors.isEmpty else { throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: errors) }
-        let page = store.list(client: client.name, status: status, limit: limit, before: before)
+        guard let page = store.list(client: client.name, status: status, limit: limit, after: after) else {
+            throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: [Self.notACursor])
+        }
         let body = JobPage(items: page.jobs, nextCursor: page.next.map(Self.encodeCursor))
         return Response(
             status: .ok,
@@ -282,6 +288,17 @@ struct RenameRoutes: Sendable {
     }
 
     /// 1–255 printable ASCII characters, or an RFC 8941 quoted string of them; `"k"` and `k` are the same key.
+    /// The request's `Idempotency-Key`: nil without one; a 400 problem when it is malformed or given
+    /// on two header lines (which would otherwise read as one key joined with ", ").
+    static func idempotencyKey(_ headers: HTTPFields) throws -> String? {
+        var header: String?
+        for field in headers where field.name == .idempotencyKey {
+            guard header == nil else { throw invalidKey() }
+            header = field.value
+        }
+        return try idempotencyKey(header)
+    }
+
     static func idempotencyKey(_ header: String?) throws -> String? {
         guard var key = header else { return nil }
         if key.hasPrefix("\"") {
@@ -317,15 +334,25 @@ struct RenameRoutes: Sendable {
         )
     }
 
-    static func encodeCursor(_ sequence: Int) -> String {
-        Data("c\(sequence)".utf8).base64EncodedString()
+    static let notACursor = Problem.FieldError(field: "cursor", message: "is not a cursor of this client's list")
+
+    /// The list cursor (SPEC §10: opaque, bound to the client): the id of the page's last job, one of
+    /// the client's own, in base64url. Unlike a sequence number it tells nothing about how many jobs
+    /// other clients submit, and another client's cursor names a job that is not theirs: 400.
+    static func encodeCursor(_ jobID: String) -> String {
+        Data(jobID.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
     }
 
-    static func decodeCursor(_ cursor: String) -> Int? {
-        guard cursor.utf8.count <= 64, let data = Data(base64Encoded: cursor), let text = String(data: data, encoding: .utf8),
-            text.hasPrefix("c"), let sequence = Int(text.dropFirst()), sequence > 0
+    /// The job id in a cursor, if it is one of ours in form (whose job it is, the store decides).
+    static func decodeCursor(_ cursor: String) -> String? {
+        guard cursor.utf8.count <= 64, cursor.utf8.allSatisfy({ $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "/") }) else { return nil }
+        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+        guard let data = Data(base64Encoded: base64), let id = String(data: data, encoding: .utf8), id.hasPrefix("rn_"),
+            id.utf8.count == 27, Hex.isLowercaseHex(id.dropFirst(3))
         else { return nil }
-        return sequence
+        return id
     }
 }
 

@@ -27,14 +27,15 @@ public struct RenamerComponents: Sendable {
     /// - Parameters:
     ///   - cloudinary: Cloudinary's API; the real client unless a test substitutes it.
     ///   - prober: CDN probes; real HTTP unless substituted.
-    ///   - callbackTransport: Callback delivery; real HTTP unless substituted.
+    ///   - callbackTransport: Callback delivery; real HTTP (``HTTPCallbackTransport``, configured by
+    ///     `callbacks`) unless substituted.
     ///   - clock: Time for timestamps, retries and backoff.
     public init(
         configuration: RenamerConfiguration,
         logger: Logger,
         cloudinary: (any CloudinaryAPI)? = nil,
         prober: any DeliveryProber = HTTPDeliveryProber(),
-        callbackTransport: any CallbackTransport = HTTPCallbackTransport(),
+        callbackTransport: (any CallbackTransport)? = nil,
         journal: any JobJournal = NoJournal(),
         clock: any RenamerClock = SystemClock(),
         retry: RetryPolicy? = nil,
@@ -51,7 +52,7 @@ public struct RenamerComponents: Sendable {
         let callbacks = CallbackDelivery(
             configuration: configuration,
             store: store,
-            transport: callbackTransport,
+            transport: callbackTransport ?? HTTPCallbackTransport(configuration.callbacks),
             clock: clock,
             logger: logger,
             metrics: metrics.factory
@@ -133,8 +134,15 @@ extension RenamerComponents {
 public func buildRouter(_ components: RenamerComponents) -> Router<RenamerRequestContext> {
     let router = Router(context: RenamerRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
-    OperationsRoutes(readiness: components.readiness, metrics: components.metrics, store: components.store, clock: components.clock)
-        .register(on: router)
+    router.add(middleware: TransferCodingMiddleware())
+    OperationsRoutes(
+        readiness: components.readiness,
+        metrics: components.metrics,
+        store: components.store,
+        callbacks: components.callbacks,
+        clock: components.clock
+    )
+    .register(on: router)
     RenameRoutes(components).register(on: router)
     NotificationRoutes(components).register(on: router)
     router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))

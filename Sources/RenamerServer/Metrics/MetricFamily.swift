@@ -96,6 +96,12 @@ extension MetricFamily {
             "Callback attempts, by outcome.",
             labels: ["outcome": ["delivered", "retry", "failed", "gone"]]
         ),
+        MetricFamily(
+            "renamer_callbacks_backlog",
+            .gauge,
+            "Callbacks waiting for a delivery slot (due), being delivered (in_flight) or waiting for their retry time (retrying), at scrape time.",
+            labels: ["state": ["due", "in_flight", "retrying"]]
+        ),
         MetricFamily("renamer_callback_duration_seconds", .durationHistogram(buckets: callBuckets), "Latency of callback attempts."),
         MetricFamily(
             "renamer_jobs_finished_total",

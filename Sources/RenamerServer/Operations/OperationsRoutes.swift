@@ -8,6 +8,7 @@ struct OperationsRoutes {
     let readiness: Readiness
     let metrics: RenamerMetrics
     let store: JobStore
+    let callbacks: CallbackDelivery
     let clock: any RenamerClock
 
     func register(on router: Router<RenamerRequestContext>) {
@@ -33,6 +34,10 @@ struct OperationsRoutes {
             let oldest = store.oldestUnfinishedRenameCreatedAt.map { clock.now().timeIntervalSince($0) } ?? 0
             metrics.gauge("renamer_queue_oldest_job_age_seconds").record(oldest)
             metrics.gauge("renamer_queue_depth").record(store.unfinishedRenameCount)
+            let backlog = callbacks.backlog
+            for (state, count) in [("due", backlog.due), ("in_flight", backlog.inFlight), ("retrying", backlog.retrying)] {
+                metrics.gauge("renamer_callbacks_backlog", [("state", state)]).record(count)
+            }
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -1,0 +1,163 @@
+import Foundation
+import Logging
+import RenamerConfig
+import Synchronization
+import Testing
+
+@testable import RenamerCore
+
+/// A receiver per origin whose answers wait until the test releases that origin; it records how
+/// many requests each origin had in flight at most.
+final class GatedTransport: CallbackTransport {
+    private struct State {
+        var waiting: [String: [CheckedContinuation<Void, Never>]] = [:]
+        var inFlight: [String: Int] = [:]
+        var most: [String: Int] = [:]
+        var answered = 0
+    }
+
+    private let state = Mutex(State())
+    /// What each attempt answers, per origin (200 when absent).
+    let answers: [String: CallbackResponse]
+
+    init(answers: [String: CallbackResponse] = [:]) {
+        self.answers = answers
+    }
+
+    func post(url: String, headers: [(String, String)], body: [UInt8], timeout: Double) async -> CallbackResponse {
+        let origin = CallbackOrigin(url)!.description
+        await withCheckedContinuation { continuation in
+            state.withLock { state in
+                state.inFlight[origin, default: 0] += 1
+                state.most[origin] = max(state.most[origin] ?? 0, state.inFlight[origin]!)
+                state.waiting[origin, default: []].append(continuation)
+            }
+        }
+        state.withLock { state in
+            state.inFlight[origin]! -= 1
+            state.answered += 1
+        }
+        return answers[origin] ?? .status(200, retryAfter: nil)
+    }
+
+    func inFlight(_ origin: String) -> Int { state.withLock { $0.waiting[origin]?.count ?? 0 } }
+    var total: Int { state.withLock { $0.waiting.values.reduce(0) { $0 + $1.count } } }
+    func most(_ origin: String) -> Int { state.withLock { $0.most[origin] ?? 0 } }
+    var answered: Int { state.withLock { $0.answered } }
+
+    /// Lets every request now waiting for `origin` (all origins when nil) be answered.
+    func release(_ origin: String? = nil) {
+        let released = state.withLock { state in
+            var released: [CheckedContinuation<Void, Never>] = []
+            for key in state.waiting.keys where origin == nil || key == origin {
+                released += state.waiting[key] ?? []
+                state.waiting[key] = []
+            }
+            return released
+        }
+        for continuation in released { continuation.resume() }
+    }
+}
+
+/// Per-origin scheduling of callbacks (SPEC §6).
+@Suite("Callback scheduling")
+struct CallbackSchedulingTests {
+    static let origins = ["https://a.example:443", "https://b.example:443", "https://c.example:443", "https://d.example:443"]
+
+    struct Fixture {
+        let store = JobStore()
+        let clock = ManualClock()
+        let transport: GatedTransport
+        let delivery: CallbackDelivery
+
+        init(maxConcurrent: Int, perOrigin: Int, transport: GatedTransport = GatedTransport()) async throws {
+            let configuration = try await ConfigurationLoader.load(
+                .init(overrides: [
+                    "clouds.main.cloud_name": "d", "clouds.main.api_key": "k", "clouds.main.api_secret": "s",
+                    "clients.c.token_sha256": String(repeating: "a", count: 64),
+                    "clients.c.callback_url_prefixes": CallbackSchedulingTests.origins.map {
+                        $0.replacingOccurrences(of: ":443", with: "") + "/hooks/"
+                    }
+                    .joined(separator: ","),
+                    "clients.c.callback_secrets": CallbackFixture.secrets[0],
+                    "callbacks.max_concurrent": String(maxConcurrent), "callbacks.max_concurrent_per_origin": String(perOrigin),
+                    "callbacks.retry_schedule_seconds": "5",
+                ])
+            )
+            self.transport = transport
+            delivery = CallbackDelivery(
+                configuration: configuration,
+                store: store,
+                transport: transport,
+                clock: clock,
+                logger: Logger(label: "t"),
+                random: { $0.upperBound }
+            )
+        }
+
+        /// Answers every waiting request until `count` were answered (bounded: 10 s), checking
+        /// `invariant` between rounds.
+        func answerAll(_ count: Int, invariant: () -> Void = {}) async -> Bool {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while transport.answered < count && ContinuousClock.now < deadline {
+                invariant()
+                transport.release()
+                try? await Task.sleep(for: .milliseconds(1))
+            }
+            return transport.answered >= count
+        }
+
+        /// `count` completed jobs calling back `host`; returns their ids.
+        @discardableResult
+        func finish(_ count: Int, host: String, from start: Int = 0) -> [String] {
+            (start..<(start + count)).map { index in
+                let id = "rn_\(host)_\(index)"
+                let job = RenameJob.fixture(id: id, from: "a\(index)", to: "b\(index)", callbackURL: "https://\(host)/hooks/r", now: clock.now())
+                delivery.jobFinal(store.insert(job, movingThrough: [.renaming, .completed], now: clock.now())!)
+                return id
+            }
+        }
+    }
+
+    @Test func aBackloggedOriginHoldsOnlyItsOwnSlots() async throws {
+        let fixture = try await Fixture(maxConcurrent: 6, perOrigin: 2)
+        fixture.finish(50, host: "a.example")
+        #expect(await eventually { fixture.transport.inFlight(Self.origins[0]) == 2 })
+        #expect(fixture.delivery.backlog.due == 48)
+        // Another origin's callback goes out at once, whatever origin a's backlog.
+        fixture.finish(1, host: "b.example")
+        #expect(await eventually { fixture.transport.inFlight(Self.origins[1]) == 1 })
+        #expect(fixture.transport.inFlight(Self.origins[0]) == 2)
+        #expect(await fixture.answerAll(51))
+        #expect(fixture.transport.most(Self.origins[0]) == 2)
+        #expect(await eventually { fixture.delivery.backlog == (0, 0, 0) })
+    }
+
+    @Test func slotsGoRoundRobinWithinTheGlobalLimit() async throws {
+        let fixture = try await Fixture(maxConcurrent: 5, perOrigin: 2)
+        for host in ["a.example", "b.example", "c.example", "d.example"] { fixture.finish(10, host: host) }
+        #expect(await eventually { fixture.transport.total == 5 })
+        #expect(Self.origins.allSatisfy { fixture.transport.inFlight($0) <= 2 })
+        #expect(Self.origins.filter { fixture.transport.inFlight($0) > 0 }.count >= 3)
+        var mostInFlight = 0
+        #expect(await fixture.answerAll(40) { mostInFlight = max(mostInFlight, fixture.transport.total) })
+        #expect(mostInFlight <= 5)
+        #expect(Self.origins.allSatisfy { fixture.transport.most($0) <= 2 })
+        #expect(await eventually { (0..<10).allSatisfy { fixture.store.job("rn_d.example_\($0)")?.callback.status == .delivered } })
+    }
+
+    @Test func aCallbackWaitingForItsRetryHoldsNoSlot() async throws {
+        let failing = GatedTransport(answers: [Self.origins[0]: .status(503, retryAfter: nil)])
+        let fixture = try await Fixture(maxConcurrent: 1, perOrigin: 1, transport: failing)
+        fixture.finish(1, host: "a.example")
+        #expect(await eventually { failing.inFlight(Self.origins[0]) == 1 })
+        failing.release()
+        #expect(await eventually { fixture.delivery.backlog.retrying == 1 })
+        // The only slot is free while the first waits 6 s for its retry.
+        fixture.finish(1, host: "b.example", from: 1)
+        #expect(await eventually { failing.inFlight(Self.origins[1]) == 1 })
+        failing.release()
+        #expect(await eventually { fixture.store.job("rn_b.example_1")?.callback.status == .delivered })
+        #expect(fixture.store.job("rn_a.example_0")?.callback.status == .pending)
+    }
+}
