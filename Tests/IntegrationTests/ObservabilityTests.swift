@@ -73,9 +73,16 @@ struct ObservabilityTests {
             )
             _ = try await harness.submit(["from_public_id": "bad?"])
             _ = try await harness.waitForJob(id, status: "completed")
-            #expect(await harness.eventually { harness.receiver.deliveries.count == 1 })
             _ = try await harness.notify(Harness.renameNotification(from: "products/x", to: "products/y"))
-            let text = try await harness.request(.GET, harness.daemonURL + "/metrics", token: nil).text
+            // The receiver records a callback when it arrives, the daemon counts it once the answer is
+            // back: wait for the daemon's count (stress run: a scrape in between saw 0).
+            var text = ""
+            #expect(
+                try await harness.eventually {
+                    text = try await harness.request(.GET, harness.daemonURL + "/metrics", token: nil).text
+                    return text.contains(#"renamer_callbacks_total{outcome="delivered"} 1"#)
+                }
+            )
             // Every series that exists now is one of the catalogue's, with its help: nothing
             // recorded at run time made a family or label set of its own.
             let lines = text.split(separator: "\n").map(String.init)
