@@ -88,6 +88,7 @@ struct ControlRoutes: Sendable {
         }
         group.get("requests") { _, _ in try Self.json(state.requests) }
         group.get("renames") { _, _ in try Self.json(state.appliedRenames) }
+        group.get("in-flight") { _, _ in try Self.json(["calls": state.callsInFlight]) }
         group.delete("requests") { _, _ in
             state.clearRequests()
             return Response(status: .noContent)

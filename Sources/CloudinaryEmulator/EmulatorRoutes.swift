@@ -16,8 +16,10 @@ struct EmulatorRoutes: Sendable {
     static let deliveryTypes: Set<String> = ["upload", "private", "authenticated"]
 
     func register(on router: Router<EmulatorRequestContext>) {
-        router.post("v1_1/:cloud/:resource_type/rename") { request, context in try await rename(request, context) }
-        router.get("v1_1/:cloud/resources/:resource_type/:type/**") { request, context in try await lookup(request, context) }
+        router.post("v1_1/:cloud/:resource_type/rename") { request, context in try await counted { try await rename(request, context) } }
+        router.get("v1_1/:cloud/resources/:resource_type/:type/**") { request, context in
+            try await counted { try await lookup(request, context) }
+        }
         router.get(":cloud/:resource_type/:type/**") { request, context in try await deliver(request, context) }
         router.head(":cloud/:resource_type/:type/**") { request, context in try await deliver(request, context) }
         ControlRoutes(state: state).register(on: router.group("_emulator"))
@@ -143,6 +145,14 @@ struct EmulatorRoutes: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Runs an Upload or Admin API call, counted in ``EmulatorState/callsInFlight`` until it ends
+    /// (tests wait for a hung call to arrive, or for every call to have ended).
+    func counted(_ call: () async throws -> Response) async throws -> Response {
+        state.callStarted()
+        defer { state.callEnded() }
+        return try await call()
+    }
 
     /// Waits while paused, then applies a hang; returns the fault scripted for this request.
     func prelude(_ operation: String, _ context: EmulatorRequestContext) async throws -> EmulatorFault? {

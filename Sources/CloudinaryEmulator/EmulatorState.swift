@@ -106,6 +106,7 @@ public final class EmulatorState: Sendable {
         var nextVersion = 1_700_000_000
         /// Draws for `probability` faults: from a seed when a test set one, so that a run repeats.
         var faultDraws: FaultDraws?
+        var callsInFlight = 0
     }
 
     private let state: Mutex<State>
@@ -195,6 +196,13 @@ public final class EmulatorState: Sendable {
     public func addFault(_ fault: EmulatorFault) {
         state.withLock { $0.faults.append(fault) }
     }
+
+    /// Upload and Admin API calls being handled now (hung ones included).
+    public var callsInFlight: Int { state.withLock { $0.callsInFlight } }
+
+    func callStarted() { state.withLock { $0.callsInFlight += 1 } }
+
+    func callEnded() { state.withLock { $0.callsInFlight -= 1 } }
 
     /// Makes `probability` faults draw from `seed` from now on.
     public func seedFaults(_ seed: UInt64) {

@@ -47,7 +47,7 @@ struct KillRestartTests {
         var configPath: String { directory.appending(path: "renamer.yaml").path }
         var emulatorURL: String { "http://127.0.0.1:\(emulatorPort)" }
 
-        func writeConfig(retentionDays: Double = 7, drainSeconds: Double = 2) throws {
+        func writeConfig(retentionDays: Double = 7, drainSeconds: Double = 2, cloudinaryTimeout: Double = 2) throws {
             let yaml = """
                 http: {host: 127.0.0.1, port: 0}
                 clouds:
@@ -57,7 +57,7 @@ struct KillRestartTests {
                     api_secret: emulator-secret
                     upload_prefix: \(emulatorURL)
                     delivery_base_url: \(emulatorURL)/demo
-                    timeout_seconds: 2
+                    timeout_seconds: \(cloudinaryTimeout)
                 clients:
                   killer:
                     token_sha256: \(Digest.sha256Hex(Array(KillRestartTests.token.utf8)))
@@ -282,10 +282,12 @@ struct KillRestartTests {
     @Test func secondSignalExitsAtOnceAndLosesNothing() async throws {
         let world = try await Self.makeWorld()
         defer { Task { await world.stop() } }
-        // The call hangs for 12 s and the drain would wait 300 s: exiting within the 8 s bound below
-        // means the second signal cut the drain short.
-        try world.writeConfig(drainSeconds: 300)
+        // The call hangs for 12 s (within the Cloudinary timeout) and the drain would wait 300 s:
+        // exiting within the 8 s bound below means the second signal cut the drain short.
+        try world.writeConfig(drainSeconds: 300, cloudinaryTimeout: 60)
         let (daemon, base, id) = try await Self.renameHangingAtCloudinary(world, from: "products/s1", to: "products/s2", hang: 12)
+        // The call has reached the emulator (the daemon could otherwise die while still sending it).
+        #expect(await waitUntil(timeout: 30) { await Self.callsInFlight(world) == 1 })
         daemon.signal(SIGTERM)
         #expect(await waitUntil(timeout: 30) { (try? await Self.http(.GET, base + "/readyz").0) == 503 })
         daemon.signal(SIGTERM)
@@ -303,16 +305,19 @@ struct KillRestartTests {
         // Every call the job made (the hung first one included) has ended at the emulator: then
         // count what was applied.
         let attempts = try #require(job["attempts"] as? Int)
-        let ended = await waitFor(timeout: 60) { () -> [[String: Any]]? in
-            guard let (_, log) = try? await Self.http(.GET, world.emulatorURL + "/_emulator/requests"),
-                let requests = try? JSONSerialization.jsonObject(with: log) as? [[String: Any]]
-            else { return nil }
-            let renames = requests.filter { $0["operation"] as? String == "rename" }
-            return renames.count >= attempts ? renames : nil
-        }
-        let renames = try #require(ended, "the job's \(attempts) rename calls did not all end at the emulator")
+        #expect(await waitUntil(timeout: 60) { await Self.callsInFlight(world) == 0 })
+        let (_, log) = try await Self.http(.GET, world.emulatorURL + "/_emulator/requests")
+        let renames = try #require(try JSONSerialization.jsonObject(with: log) as? [[String: Any]]).filter { $0["operation"] as? String == "rename" }
         #expect(renames.count == attempts)
         #expect(renames.filter { $0["applied"] as? Bool == true }.count == 1)
+    }
+
+    /// Upload and Admin API calls the emulator is handling now (-1 if it does not answer).
+    static func callsInFlight(_ world: World) async -> Int {
+        guard let (_, data) = try? await http(.GET, world.emulatorURL + "/_emulator/in-flight"),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Int]
+        else { return -1 }
+        return object["calls"] ?? -1
     }
 
     @Test func corruptOrUnwritableJournalIsAStartupError() async throws {

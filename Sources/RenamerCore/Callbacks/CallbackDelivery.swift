@@ -103,6 +103,11 @@ public final class CallbackDelivery: @unchecked Sendable {
         }
     }
 
+    /// How many callbacks wait for a slot, are in flight, and wait for their retry time (metrics).
+    public var backlog: (due: Int, inFlight: Int, retrying: Int) {
+        (dueCount.load(ordering: .relaxed), inFlightCount.load(ordering: .relaxed), retryingCount.load(ordering: .relaxed))
+    }
+
     /// The Standard Webhooks payload: `{"type", "timestamp", "data": job}`.
     struct EventBody: JSONWritable {
         var type: String
@@ -119,11 +124,6 @@ public final class CallbackDelivery: @unchecked Sendable {
     }
 
     // MARK: - On `queue`
-
-    /// How many callbacks wait for a slot, are in flight, and wait for their retry time.
-    public var backlog: (due: Int, inFlight: Int, retrying: Int) {
-        (dueCount.load(ordering: .relaxed), inFlightCount.load(ordering: .relaxed), retryingCount.load(ordering: .relaxed))
-    }
 
     /// A callback is due: it joins its origin's lane.
     private func enqueue(_ id: String) {
