@@ -98,52 +98,54 @@ struct IdempotencyTests {
         try await client.shutdown()
     }
 
-    @Test func duplicatesGet409UntilTheFirstIsDurableThenReplays() async throws {
+    /// With the journal held, submits one request with `key` and, while its job cannot be made
+    /// durable, `duplicates` more: every one of them must be a 409. Then the hold ends, the commit
+    /// failing if `commitFails`, and `after` gets the first request's answer.
+    static func heldFirst(
+        key: String,
+        duplicates: Int,
+        commitFails: Bool,
+        after: @escaping (Harness, HTTPClient, Harness.Reply) async throws -> Void
+    ) async throws {
         let journal = GatedJournal()
         try await Harness.run(journal: journal) { harness in
             harness.emulator.state.setPaused(true)
             defer { harness.emulator.state.setPaused(false) }
             try await Self.withClient { client in
                 journal.hold()
-                let first = Task { try await harness.submit(Self.body, headers: [("Idempotency-Key", "order-7")]) }
+                let first = Task { try await harness.submit(Self.body, headers: [("Idempotency-Key", key)]) }
                 #expect(await harness.eventually { journal.waiting == 1 })
                 // The first is not durable, so not answered: nothing to replay yet.
-                let early = try await Self.duplicates(harness, key: "order-7", count: 63, client: client)
+                let early = try await Self.duplicates(harness, key: key, count: duplicates, client: client)
                 #expect(early.allSatisfy { $0.status == 409 }, "\(early.map(\.status))")
-                journal.release(failing: false)
-                let original = try await first.value
-                #expect(original.status == 202)
-                #expect(original.header("Idempotent-Replayed") == nil)
-                let late = try await Self.duplicates(harness, key: "order-7", count: 8, client: client)
-                #expect(late.allSatisfy { $0.status == 202 && $0.header("Idempotent-Replayed") == "true" })
-                #expect(Set(late.compactMap { $0.json["id"] as? String }) == [original.json["id"] as? String])
+                journal.release(failing: commitFails)
+                try await after(harness, client, try await first.value)
             }
         }
     }
 
+    @Test func duplicatesGet409UntilTheFirstIsDurableThenReplays() async throws {
+        try await Self.heldFirst(key: "order-7", duplicates: 63, commitFails: false) { harness, client, original in
+            #expect(original.status == 202)
+            #expect(original.header("Idempotent-Replayed") == nil)
+            let late = try await Self.duplicates(harness, key: "order-7", count: 8, client: client)
+            #expect(late.allSatisfy { $0.status == 202 && $0.header("Idempotent-Replayed") == "true" })
+            #expect(Set(late.compactMap { $0.json["id"] as? String }) == [original.json["id"] as? String])
+        }
+    }
+
     @Test func aJobTheJournalRefusedPromisedNothingAndFreesItsKey() async throws {
-        let journal = GatedJournal()
-        try await Harness.run(journal: journal) { harness in
-            harness.emulator.state.setPaused(true)
-            defer { harness.emulator.state.setPaused(false) }
-            try await Self.withClient { client in
-                journal.hold()
-                let first = Task { try await harness.submit(Self.body, headers: [("Idempotency-Key", "order-8")]) }
-                #expect(await harness.eventually { journal.waiting == 1 })
-                let early = try await Self.duplicates(harness, key: "order-8", count: 16, client: client)
-                #expect(early.allSatisfy { $0.status == 409 }, "\(early.map(\.status))")
-                journal.release(failing: true)
-                let refused = try await first.value
-                #expect(refused.status == 503)
-                let refusedID = refused.json["id"] as? String
-                #expect(refusedID == nil)
-                // Nothing was promised under this key: the next request is a fresh acceptance.
-                journal.release(failing: false)
-                let again = try await harness.submit(Self.body, headers: [("Idempotency-Key", "order-8")])
-                #expect(again.status == 202)
-                #expect(again.header("Idempotent-Replayed") == nil)
-                #expect(harness.components.store.allJobs.count == 1)
-            }
+        try await Self.heldFirst(key: "order-8", duplicates: 16, commitFails: true) { harness, _, refused in
+            #expect(refused.status == 503)
+            #expect(refused.json["id"] == nil)
+            // Nothing was promised under this key: once the journal works again, the next request is
+            // a fresh acceptance.
+            let journal = try #require(harness.components.store.journal as? GatedJournal)
+            journal.release(failing: false)
+            let again = try await harness.submit(Self.body, headers: [("Idempotency-Key", "order-8")])
+            #expect(again.status == 202)
+            #expect(again.header("Idempotent-Replayed") == nil)
+            #expect(harness.components.store.allJobs.count == 1)
         }
     }
 

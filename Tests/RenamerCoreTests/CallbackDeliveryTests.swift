@@ -14,19 +14,34 @@ struct CallbackFixture {
     let delivery: CallbackDelivery
 
     init(_ responses: [CallbackResponse] = [], schedule: String = "5,30,120", secrets: [String] = [secrets[0]]) async throws {
-        let configuration = try await ConfigurationLoader.load(
-            .init(overrides: [
-                "clouds.main.cloud_name": "d", "clouds.main.api_key": "k", "clouds.main.api_secret": "s",
-                "clients.c.token_sha256": String(repeating: "a", count: 64),
-                "clients.c.callback_url_prefixes": "https://caller.example/hooks/",
-                "clients.c.callback_secrets": secrets.joined(separator: ","),
-                "callbacks.retry_schedule_seconds": schedule,
-            ])
-        )
         transport = ScriptedTransport(responses)
-        // Jitter factor fixed at its upper bound (1.2) so delays are predictable.
-        delivery = CallbackDelivery(
-            configuration: configuration,
+        delivery = try await Self.delivery(
+            store: store,
+            transport: transport,
+            clock: clock,
+            prefixes: ["https://caller.example/hooks/"],
+            settings: ["clients.c.callback_secrets": secrets.joined(separator: ","), "callbacks.retry_schedule_seconds": schedule]
+        )
+    }
+
+    /// Delivery for client `c` with callback URL `prefixes`, configured by the loader with
+    /// `settings` on top; the jitter factor is fixed at its upper bound (1.2) so delays are
+    /// predictable.
+    static func delivery(
+        store: JobStore,
+        transport: any CallbackTransport,
+        clock: ManualClock,
+        prefixes: [String],
+        settings: [String: String]
+    ) async throws -> CallbackDelivery {
+        var overrides = [
+            "clouds.main.cloud_name": "d", "clouds.main.api_key": "k", "clouds.main.api_secret": "s",
+            "clients.c.token_sha256": String(repeating: "a", count: 64), "clients.c.callback_url_prefixes": prefixes.joined(separator: ","),
+            "clients.c.callback_secrets": secrets[0],
+        ]
+        overrides.merge(settings) { $1 }
+        return CallbackDelivery(
+            configuration: try await ConfigurationLoader.load(.init(overrides: overrides)),
             store: store,
             transport: transport,
             clock: clock,

@@ -1,6 +1,4 @@
 import Foundation
-import Logging
-import RenamerConfig
 import Synchronization
 import Testing
 
@@ -71,27 +69,16 @@ struct CallbackSchedulingTests {
         let delivery: CallbackDelivery
 
         init(maxConcurrent: Int, perOrigin: Int, transport: GatedTransport = GatedTransport()) async throws {
-            let configuration = try await ConfigurationLoader.load(
-                .init(overrides: [
-                    "clouds.main.cloud_name": "d", "clouds.main.api_key": "k", "clouds.main.api_secret": "s",
-                    "clients.c.token_sha256": String(repeating: "a", count: 64),
-                    "clients.c.callback_url_prefixes": CallbackSchedulingTests.origins.map {
-                        $0.replacingOccurrences(of: ":443", with: "") + "/hooks/"
-                    }
-                    .joined(separator: ","),
-                    "clients.c.callback_secrets": CallbackFixture.secrets[0],
-                    "callbacks.max_concurrent": String(maxConcurrent), "callbacks.max_concurrent_per_origin": String(perOrigin),
-                    "callbacks.retry_schedule_seconds": "5",
-                ])
-            )
             self.transport = transport
-            delivery = CallbackDelivery(
-                configuration: configuration,
+            delivery = try await CallbackFixture.delivery(
                 store: store,
                 transport: transport,
                 clock: clock,
-                logger: Logger(label: "t"),
-                random: { $0.upperBound }
+                prefixes: CallbackSchedulingTests.origins.map { $0.replacingOccurrences(of: ":443", with: "") + "/hooks/" },
+                settings: [
+                    "callbacks.max_concurrent": String(maxConcurrent), "callbacks.max_concurrent_per_origin": String(perOrigin),
+                    "callbacks.retry_schedule_seconds": "5",
+                ]
             )
         }
 
