@@ -287,7 +287,6 @@ struct RenameRoutes: Sendable {
         return trimmed.count == 16 && zip(trimmed, "application/json".utf8).allSatisfy { ASCII.lowercased($0) == $1 }
     }
 
-    /// 1–255 printable ASCII characters, or an RFC 8941 quoted string of them; `"k"` and `k` are the same key.
     /// The request's `Idempotency-Key`: nil without one; a 400 problem when it is malformed or given
     /// on two header lines (which would otherwise read as one key joined with ", ").
     static func idempotencyKey(_ headers: HTTPFields) throws -> String? {
@@ -299,6 +298,7 @@ struct RenameRoutes: Sendable {
         return try idempotencyKey(header)
     }
 
+    /// 1–255 printable ASCII characters, or an RFC 8941 quoted string of them; `"k"` and `k` are the same key.
     static func idempotencyKey(_ header: String?) throws -> String? {
         guard var key = header else { return nil }
         if key.hasPrefix("\"") {
