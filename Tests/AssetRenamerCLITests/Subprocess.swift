@@ -101,16 +101,11 @@ final class Subprocess: Sendable {
 
 /// Polls `condition` every 20 ms until it holds or `timeout` seconds pass.
 func waitUntil(timeout: Double, _ condition: @Sendable () async -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
-    while ContinuousClock.now < deadline {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return await condition()
+    await waitFor(timeout: timeout) { await condition() ? true : nil } != nil
 }
 
-/// Polls `produce` every 20 ms until it returns a value or `timeout` seconds pass; returns the
-/// last value seen (nil if none).
+/// Polls `produce` every 20 ms until it returns a value or `timeout` seconds pass; returns that
+/// value, or nil.
 func waitFor<Value>(timeout: Double, _ produce: @Sendable () async -> Value?) async -> Value? {
     let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
     while ContinuousClock.now < deadline {
