@@ -51,13 +51,8 @@ struct Demo: AsyncParsableCommand {
                 "clients.demo.callback_secrets": secret.encoded,
             ])
         )
-        let components = RenamerComponents(configuration: configuration, logger: quiet)
-        let daemonRun = try await BackgroundRun.start { onListening in
-            buildApplication(components) { port in
-                components.readiness.markReady()
-                await onListening(port)
-            }
-        }
+        let daemon = try Daemon(configuration: configuration, logger: quiet)
+        let daemonRun = try await BackgroundRun.start { daemon.service(onListening: $0) }
         timeline.step(
             "started",
             "emulator :\(emulatorRun.port), daemon :\(daemonRun.port), callback receiver :\(receiverRun.port)"

@@ -5,15 +5,22 @@ import Logging
 import RenamerCore
 import Synchronization
 
-/// The SQLite journal (GRDB, WAL): every accepted job and every change to it, idempotency keys and
-/// notification replay entries, so that a crash or restart loses nothing (SPEC §1, §8).
+/// The SQLite journal (GRDB, WAL): every accepted job and every change to it, idempotency keys,
+/// notification replay entries and the callback outbox, so that a crash or restart loses nothing
+/// (SPEC §1, §8). History is read back from here (indexed by client, status and callback due time),
+/// so the daemon's memory holds only unfinished work.
 ///
 /// Writes are recorded in memory and committed by one writer on a Dispatch queue, many per
 /// transaction (group commit): while one transaction commits, the next batch gathers, so the cost of
 /// an fsync is shared by everything that arrived meanwhile. Only the newest state of a job is
 /// written. `synchronous = FULL`: a commit survives power loss, not only a crash.
-/// One process at a time opens a journal: ``JournalLock`` refuses a second (SPEC §8).
-public final class SQLiteJournal: JobJournal, @unchecked Sendable {
+/// One process at a time opens a journal: ``JournalLock`` refuses a second (SPEC §8). Reads run on
+/// GRDB's reader queues (WAL: they never wait for the writer) and suspend the caller meanwhile.
+///
+/// `@unchecked Sendable`: the stored properties are `let`s of Sendable types, GRDB's `DatabasePool`
+/// (internally synchronized, documented as usable from any thread) and the Dispatch queue that
+/// confines ``flush()``; mutable state is behind the `Mutex`.
+public final class SQLiteJournal: JobStorage, @unchecked Sendable {
     struct Pending {
         var jobs: [String: (job: RenameJob, sequence: Int)] = [:]
         var keys: [(client: String, key: String, jobID: String, body: JSONValue)] = []
@@ -41,7 +48,7 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
         var waiters: [(target: Int, continuation: CheckedContinuation<Void, any Error>)] = []
     }
 
-    let database: DatabaseQueue
+    let database: DatabasePool
     let lock: JournalLock
     let logger: Logger
     private let queue = DispatchQueue(label: "asset-renamer.journal")
@@ -67,11 +74,8 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
                 throw JournalError("directory \(directory) does not exist")
             }
             lock = try JournalLock(journalPath: path)
-            database = try DatabaseQueue(path: path, configuration: configuration)
+            database = try DatabasePool(path: path, configuration: configuration)
             try database.writeWithoutTransaction { db in
-                guard try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")?.lowercased() == "wal" else {
-                    throw JournalError("cannot switch \(path) to WAL mode")
-                }
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "unknown"
                 guard check == "ok" else { throw JournalError("\(path) is corrupt: \(check)") }
             }
@@ -114,12 +118,41 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
                     """
             )
         }
+        // History read from storage (SPEC §8): the owner, the callback outbox, and indexes for
+        // reads by client and status, due callbacks and purges (reads by id use the primary key).
+        migrator.registerMigration("v2") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN client TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE jobs ADD COLUMN callback_origin TEXT;
+                    ALTER TABLE jobs ADD COLUMN callback_due_at REAL;
+                    """
+            )
+            let rows = try Row.fetchAll(db, sql: "SELECT id, body FROM jobs")
+            let update = try db.makeStatement(sql: "UPDATE jobs SET client = ?, callback_origin = ?, callback_due_at = ? WHERE id = ?")
+            for row in rows {
+                let body: Data = row[1]
+                let job = try StoredJob.decoder.decode(StoredJob.self, from: body).restored
+                let id: String = row[0]
+                try update.execute(arguments: [job.client, job.pendingCallbackOrigin, job.callbackEvent?.nextAttemptAt?.timeIntervalSince1970, id])
+            }
+            try db.execute(
+                sql: """
+                    CREATE INDEX jobs_client ON jobs(client, sequence);
+                    CREATE INDEX jobs_client_status ON jobs(client, status, sequence);
+                    CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+                    CREATE INDEX jobs_callback_origin ON jobs(callback_origin, callback_due_at) WHERE callback_due_at IS NOT NULL;
+                    CREATE INDEX jobs_callback_due ON jobs(callback_due_at) WHERE callback_due_at IS NOT NULL;
+                    CREATE INDEX notifications_expiry ON notifications(expires_at);
+                    """
+            )
+        }
         return migrator
     }
 
     // MARK: - Recording (called under the store's lock: queue and return)
 
-    public func record(_ job: RenameJob, sequence: Int) {
+    public func record(_ job: RenameJob, sequence: Int) -> Int {
         enqueue { $0.jobs[job.id] = (job, sequence) }
     }
 
@@ -138,16 +171,20 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
         }
     }
 
-    private func enqueue(_ change: (inout Pending) -> Void) {
-        let startFlush = state.withLock { state in
+    @discardableResult
+    private func enqueue(_ change: (inout Pending) -> Void) -> Int {
+        let (generation, startFlush) = state.withLock { state in
             change(&state.pending)
             state.recorded += 1
-            guard !state.flushing else { return false }
+            guard !state.flushing else { return (state.recorded, false) }
             state.flushing = true
-            return true
+            return (state.recorded, true)
         }
         if startFlush { queue.async { self.flush() } }
+        return generation
     }
+
+    public var committedGeneration: Int { state.withLock { $0.committed } }
 
     public func sync() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -216,15 +253,19 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
         try database.write { db in
             let upsert = try db.cachedStatement(
                 sql: """
-                    INSERT INTO jobs (id, sequence, status, finished_at, body) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT(id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, body = excluded.body
+                    INSERT INTO jobs (id, sequence, status, finished_at, body, client, callback_origin, callback_due_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, body = excluded.body,
+                        callback_origin = excluded.callback_origin, callback_due_at = excluded.callback_due_at
                     """
             )
             for (id, entry) in batch.jobs {
-                let body = Data(JSONWriter.encode(StoredJob(entry.job)))
-                let finished = entry.job.status.isFinal && entry.job.callbackEvent?.nextAttemptAt == nil
+                let job = entry.job
+                let body = Data(JSONWriter.encode(StoredJob(job)))
+                let finished = job.isSettled ? (job.completedAt ?? job.updatedAt).timeIntervalSince1970 : nil
                 try upsert.execute(arguments: [
-                    id, entry.sequence, entry.job.status.rawValue, finished ? entry.job.completedAt?.timeIntervalSince1970 : nil, body,
+                    id, entry.sequence, job.status.rawValue, finished, body, job.client, job.pendingCallbackOrigin,
+                    job.callbackEvent?.nextAttemptAt?.timeIntervalSince1970,
                 ])
             }
             let key = try db.cachedStatement(
@@ -248,49 +289,189 @@ public final class SQLiteJournal: JobJournal, @unchecked Sendable {
         }
     }
 
-    // MARK: - Start-up and housekeeping
+    // MARK: - Reads (GRDB's reader queues; the caller suspends)
 
-    /// Everything the journal holds; expired notification entries are left out.
-    public func load(now: Date = Date()) throws(JournalError) -> JournalSnapshot {
+    private func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
         do {
-            return try database.read { db in
-                var snapshot = JournalSnapshot()
-                let rows = try Row.fetchCursor(db, sql: "SELECT sequence, body FROM jobs")
-                while let row = try rows.next() {
-                    let body: Data = row[1]
-                    let stored = try StoredJob.decoder.decode(StoredJob.self, from: body)
-                    snapshot.jobs.append((stored.restored, row[0]))
-                }
-                let keys = try Row.fetchCursor(db, sql: "SELECT client, key, job_id, body FROM idempotency_keys")
-                while let row = try keys.next() {
-                    let body: Data = row[3]
-                    snapshot.idempotencyKeys.append((row[0], row[1], row[2], try JSONDecoder().decode(JSONValue.self, from: body)))
-                }
-                let notifications = try Row.fetchCursor(
-                    db,
-                    sql: "SELECT key, expires_at FROM notifications WHERE expires_at > ?",
-                    arguments: [now.timeIntervalSince1970]
-                )
-                while let row = try notifications.next() {
-                    snapshot.notifications.append((row[0], Date(timeIntervalSince1970: row[1])))
-                }
-                return snapshot
-            }
+            return try await database.read(body)
         } catch {
-            throw JournalError("cannot read the journal: \(error)")
+            throw StorageError("cannot read \(what) from the journal: \(error)")
         }
     }
 
-    /// Deletes notification entries that expired before `now`.
-    public func purgeNotifications(now: Date) {
-        queue.async { [database, logger] in
-            do {
-                try database.write { db in
-                    try db.execute(sql: "DELETE FROM notifications WHERE expires_at <= ?", arguments: [now.timeIntervalSince1970])
-                }
-            } catch {
-                logger.warning("journal purge failed", metadata: ["error": "\(error)"])
+    static func decode(_ body: Data) throws -> RenameJob {
+        try StoredJob.decoder.decode(StoredJob.self, from: body).restored
+    }
+
+    public func job(_ id: String) async throws(StorageError) -> RenameJob? {
+        try await read("a job") { db in
+            try Data.fetchOne(db, sql: "SELECT body FROM jobs WHERE id = ?", arguments: [id]).map(Self.decode)
+        }
+    }
+
+    public func idempotencyKey(client: String, key: String) async throws(StorageError) -> (jobID: String, body: JSONValue)? {
+        let row = try await read("an idempotency key") { db in
+            try Row.fetchOne(db, sql: "SELECT job_id, body FROM idempotency_keys WHERE client = ? AND key = ?", arguments: [client, key])
+                .map { row -> KeyRow in KeyRow(jobID: row[0], body: row[1]) }
+        }
+        guard let row else { return nil }
+        do {
+            return (row.jobID, try JSONDecoder().decode(JSONValue.self, from: row.body))
+        } catch {
+            throw StorageError("an idempotency key's body in the journal is corrupt: \(error)")
+        }
+    }
+
+    struct KeyRow: Sendable {
+        var jobID: String
+        var body: Data
+    }
+
+    public func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+        try await read("a list") { db -> JobPage? in
+            var before = Int.max
+            if let after {
+                guard
+                    let sequence = try Int.fetchOne(db, sql: "SELECT sequence FROM jobs WHERE id = ? AND client = ?", arguments: [after, client])
+                else { return nil }
+                before = sequence
             }
+            let bodies: [Data]
+            if let status {
+                bodies = try Data.fetchAll(
+                    db,
+                    sql: "SELECT body FROM jobs WHERE client = ? AND status = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?",
+                    arguments: [client, status.rawValue, before, limit + 1]
+                )
+            } else {
+                bodies = try Data.fetchAll(
+                    db,
+                    sql: "SELECT body FROM jobs WHERE client = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?",
+                    arguments: [client, before, limit + 1]
+                )
+            }
+            let jobs = try bodies.prefix(limit).map(Self.decode)
+            return JobPage(jobs: jobs, next: bodies.count > limit ? jobs.last?.id : nil)
+        }
+    }
+
+    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, ids: [String])] {
+        try await read("due callbacks") { db in
+            // Walks the distinct origins with a pending callback through the index, one seek each,
+            // so a dead receiver's backlog never hides another origin's callbacks.
+            var result: [(origin: String, ids: [String])] = []
+            var origin = ""
+            var visited = 0
+            while visited < maxOrigins,
+                let next = try String.fetchOne(
+                    db,
+                    sql: """
+                        SELECT callback_origin FROM jobs WHERE callback_due_at IS NOT NULL AND callback_origin > ?
+                        ORDER BY callback_origin LIMIT 1
+                        """,
+                    arguments: [origin]
+                )
+            {
+                origin = next
+                visited += 1
+                let ids = try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id FROM jobs WHERE callback_due_at IS NOT NULL AND callback_origin = ? AND callback_due_at <= ?
+                        ORDER BY callback_due_at LIMIT ?
+                        """,
+                    arguments: [origin, now.timeIntervalSince1970, perOrigin]
+                )
+                if !ids.isEmpty { result.append((origin, ids)) }
+            }
+            return result
+        }
+    }
+
+    public func nextCallbackDue(after now: Date) async throws(StorageError) -> Date? {
+        try await read("the next callback") { db in
+            try Double.fetchOne(
+                db,
+                sql: "SELECT MIN(callback_due_at) FROM jobs WHERE callback_due_at IS NOT NULL AND callback_due_at > ?",
+                arguments: [now.timeIntervalSince1970]
+            ).map(Date.init(timeIntervalSince1970:))
+        }
+    }
+
+    public func callbackBacklog(now: Date) async throws(StorageError) -> (due: Int, waiting: Int) {
+        let counts = try await read("the callback backlog") { db in
+            let due = try Int.fetchOne(
+                db,
+                sql: "SELECT COUNT(*) FROM jobs WHERE callback_due_at IS NOT NULL AND callback_due_at <= ?",
+                arguments: [now.timeIntervalSince1970]
+            )
+            let all = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs WHERE callback_due_at IS NOT NULL")
+            return [due ?? 0, all ?? 0]
+        }
+        return (counts[0], counts[1] - counts[0])
+    }
+
+    // MARK: - Start-up and housekeeping
+
+    public func startupState(now: Date) async throws(StorageError) -> StartupState {
+        try await read("the unfinished jobs") { db in
+            var state = StartupState()
+            // Unfinished renames, and final jobs of an older journal whose callback event was never made.
+            let rows = try Row.fetchCursor(
+                db,
+                sql: "SELECT sequence, body FROM jobs WHERE finished_at IS NULL AND callback_due_at IS NULL ORDER BY sequence"
+            )
+            while let row = try rows.next() {
+                state.unfinished.append((try Self.decode(row[1]), row[0]))
+            }
+            state.nextSequence = (try Int.fetchOne(db, sql: "SELECT MAX(sequence) FROM jobs") ?? 0) + 1
+            state.totalJobs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM jobs") ?? 0
+            let notifications = try Row.fetchCursor(
+                db,
+                sql: "SELECT key, expires_at FROM notifications WHERE expires_at > ?",
+                arguments: [now.timeIntervalSince1970]
+            )
+            while let row = try notifications.next() {
+                state.notifications.append((row[0], Date(timeIntervalSince1970: row[1])))
+            }
+            return state
+        }
+    }
+
+    /// Deletes in batches of 5,000 jobs, each its own transaction on the writer queue, so that
+    /// commits of live work interleave with a large purge.
+    public func purge(finishedBefore cutoff: Date, now: Date) async throws(StorageError) -> Int {
+        let cutoff = cutoff.timeIntervalSince1970
+        let now = now.timeIntervalSince1970
+        var total = 0
+        do {
+            while true {
+                let deleted = try await onWriter { database in
+                    try database.write { db -> Int in
+                        let batch = "SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? LIMIT 5000"
+                        try db.execute(sql: "DELETE FROM idempotency_keys WHERE job_id IN (\(batch))", arguments: [cutoff])
+                        try db.execute(sql: "DELETE FROM jobs WHERE id IN (\(batch))", arguments: [cutoff])
+                        return db.changesCount
+                    }
+                }
+                total += deleted
+                if deleted < 5000 { break }
+            }
+            try await onWriter { database in
+                try database.write { db in
+                    try db.execute(sql: "DELETE FROM notifications WHERE expires_at <= ?", arguments: [now])
+                }
+            }
+        } catch {
+            throw StorageError("cannot purge the journal: \(error)")
+        }
+        return total
+    }
+
+    /// Runs blocking database work on the writer's Dispatch queue, off the cooperative pool.
+    private func onWriter<T: Sendable>(_ work: @escaping @Sendable (DatabasePool) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { [database] in continuation.resume(with: Result { try work(database) }) }
         }
     }
 }

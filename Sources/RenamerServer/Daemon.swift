@@ -1,30 +1,62 @@
+import Foundation
 import Hummingbird
 import Logging
 import Metrics
 import RenamerConfig
 import RenamerCore
 import RenamerJournal
+import RenamerOutbound
 import ServiceLifecycle
 import UnixSignals
 
-/// The whole daemon: journal recovery, HTTP server and background services under one service group
-/// that handles SIGTERM and SIGINT (SPEC §8).
+/// The whole daemon, wired in one place for `serve`, `demo` and every test that starts one:
+/// storage, recovery, the HTTP server and the background services (housekeeping, drain) under one
+/// service group (SPEC §8).
 public struct Daemon: Sendable {
-    public let components: RenamerComponents
-    let journal: SQLiteJournal?
+    /// What tests put in place of the real thing; `serve` and `demo` use none.
+    public struct Substitutes: Sendable {
+        public var cloudinary: (any CloudinaryAPI)?
+        public var prober: (any DeliveryProber)?
+        public var callbackTransport: (any CallbackTransport)?
+        public var clock: (any RenamerClock)?
+        public var retry: RetryPolicy?
+        /// Storage other than what `storage.path` names (a test's own journal).
+        public var storage: (any JobStorage)?
 
-    /// Opens the journal (unless `storage.path` is `:memory:`).
+        public init(
+            cloudinary: (any CloudinaryAPI)? = nil,
+            prober: (any DeliveryProber)? = nil,
+            callbackTransport: (any CallbackTransport)? = nil,
+            clock: (any RenamerClock)? = nil,
+            retry: RetryPolicy? = nil,
+            storage: (any JobStorage)? = nil
+        ) {
+            self.cloudinary = cloudinary
+            self.prober = prober
+            self.callbackTransport = callbackTransport
+            self.clock = clock
+            self.retry = retry
+            self.storage = storage
+        }
+    }
+
+    public let components: RenamerComponents
+    let storage: any JobStorage
+
+    /// Opens storage: the SQLite journal at `storage.path`, or memory for `:memory:`.
     ///
     /// - Throws: ``StartupError`` when the journal cannot be opened; the caller exits 2.
-    public init(configuration: RenamerConfiguration, logger: Logger) throws(StartupError) {
+    public init(configuration: RenamerConfiguration, logger: Logger, substitutes: Substitutes = Substitutes()) throws(StartupError) {
         let metrics = RenamerMetrics()
-        if configuration.storage.path == ":memory:" {
-            journal = nil
+        if let storage = substitutes.storage {
+            self.storage = storage
+        } else if configuration.storage.path == ":memory:" {
+            storage = MemoryStorage()
         } else {
             do {
                 let writeLatency = metrics.timer("renamer_journal_commit_duration_seconds")
                 let rowsWritten = metrics.counter("renamer_journal_job_writes_total")
-                journal = try SQLiteJournal(path: configuration.storage.path, logger: logger) { seconds, writes in
+                storage = try SQLiteJournal(path: configuration.storage.path, logger: logger) { seconds, writes in
                     writeLatency.recordNanoseconds(Int64(seconds * 1e9))
                     rowsWritten.increment(by: Int64(writes))
                 }
@@ -35,55 +67,86 @@ public struct Daemon: Sendable {
         components = RenamerComponents(
             configuration: configuration,
             logger: logger,
-            journal: journal ?? NoJournal(),
+            cloudinary: substitutes.cloudinary,
+            prober: substitutes.prober ?? HTTPDeliveryProber(),
+            callbackTransport: substitutes.callbackTransport,
+            storage: storage,
+            clock: substitutes.clock ?? SystemClock(),
+            retry: substitutes.retry,
             metrics: metrics
         )
     }
 
-    /// Recovers from the journal, then runs until SIGTERM/SIGINT, drains and returns.
+    /// Runs until SIGTERM/SIGINT, drains and returns (`serve`).
     ///
     /// - Parameter onListening: Called with the bound port once the server listens.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let components = components
-        let logger = components.logger
-        if let journal {
-            let started = ContinuousClock.now
-            let snapshot: JournalSnapshot
-            do {
-                snapshot = try journal.load()
-            } catch {
-                throw StartupError(key: "storage.path", problem: error.description)
-            }
-            let resumed = components.recover(from: snapshot)
-            logger.info(
-                "journal recovered",
-                metadata: [
-                    "jobs": "\(snapshot.jobs.count)", "resumed": "\(resumed)",
-                    "seconds":
-                        "\(Double((ContinuousClock.now - started).components.attoseconds) / 1e18 + Double((ContinuousClock.now - started).components.seconds))",
-                ]
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service(exitOnSecondSignal: true, onListening: onListening))],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: components.logger
             )
+        )
+        try await group.run()
+    }
+
+    /// The daemon as one service: recovery, then the server and background services until a
+    /// graceful shutdown, then the drain and closing storage. `serve` runs it under the signals;
+    /// the demo and tests run it in the background and stop it as SIGTERM would.
+    ///
+    /// - Parameter exitOnSecondSignal: A second SIGTERM/SIGINT during the drain exits at once (serve).
+    public func service(exitOnSecondSignal: Bool = false, onListening: @escaping @Sendable (Int) async -> Void) -> some Service {
+        DaemonService(daemon: self, exitOnSecondSignal: exitOnSecondSignal, onListening: onListening)
+    }
+}
+
+/// See ``Daemon/service(exitOnSecondSignal:onListening:)``.
+struct DaemonService: Service {
+    let daemon: Daemon
+    let exitOnSecondSignal: Bool
+    let onListening: @Sendable (Int) async -> Void
+
+    func run() async throws {
+        let components = daemon.components
+        let logger = components.logger
+        let started = ContinuousClock.now
+        let recovered: (startup: StartupState, resumed: Int)
+        do {
+            recovered = try await components.recover()
+        } catch {
+            throw StartupError(key: "storage.path", problem: error.description)
         }
+        let elapsed = ContinuousClock.now - started
+        logger.info(
+            "journal recovered",
+            metadata: [
+                "jobs": "\(recovered.startup.totalJobs)", "resumed": "\(recovered.resumed)",
+                "seconds": "\(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)",
+            ]
+        )
         let app = buildApplication(components) { port in
             components.readiness.markReady()
             logger.info("listening", metadata: ["port": "\(port)"])
             await onListening(port)
         }
-        let housekeeping = HousekeepingService(components: components) { [journal] now in journal?.purgeNotifications(now: now) }
         // Services shut down in reverse order: the drain service first, while the server still answers.
         let group = ServiceGroup(
             configuration: .init(
                 services: [
                     .init(service: app),
-                    .init(service: housekeeping),
-                    .init(service: DrainService(components: components)),
+                    .init(service: HousekeepingService(components: components)),
+                    .init(service: DrainService(components: components, exitOnSecondSignal: exitOnSecondSignal)),
                 ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
         )
-        try await group.run()
-        try await journal?.close()
+        try await withGracefulShutdownHandler {
+            try await group.run()
+        } onGracefulShutdown: {
+            Task { await group.triggerGracefulShutdown() }
+        }
+        try await daemon.storage.close()
     }
 }
 

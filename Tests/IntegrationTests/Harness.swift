@@ -49,7 +49,7 @@ final class Harness: Sendable {
     static func start(
         _ overrides: [String: String] = [:],
         emulatorSettings: EmulatorSettings = EmulatorSettings(),
-        journal: (any JobJournal)? = nil
+        storage: (any JobStorage)? = nil
     ) async throws -> Harness {
         let logger = Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         // A key of its own, so that a daemon of an earlier test still retrying against a reused port
@@ -76,13 +76,9 @@ final class Harness: Sendable {
         ]
         values.merge(overrides) { _, new in new }
         let configuration = try await ConfigurationLoader.load(.init(overrides: values))
-        let components = RenamerComponents(configuration: configuration, logger: logger, journal: journal ?? NoJournal())
-        let daemonRun = try await BackgroundRun.start { onListening in
-            buildApplication(components) { port in
-                components.readiness.markReady()
-                await onListening(port)
-            }
-        }
+        let daemon = try Daemon(configuration: configuration, logger: logger, substitutes: .init(storage: storage))
+        let components = daemon.components
+        let daemonRun = try await BackgroundRun.start { daemon.service(onListening: $0) }
         return Harness(
             emulator: emulator,
             emulatorRun: emulatorRun,
@@ -97,10 +93,10 @@ final class Harness: Sendable {
     static func run(
         _ overrides: [String: String] = [:],
         emulatorSettings: EmulatorSettings = EmulatorSettings(),
-        journal: (any JobJournal)? = nil,
+        storage: (any JobStorage)? = nil,
         _ body: (Harness) async throws -> Void
     ) async throws {
-        let harness = try await start(overrides, emulatorSettings: emulatorSettings, journal: journal)
+        let harness = try await start(overrides, emulatorSettings: emulatorSettings, storage: storage)
         do {
             try await body(harness)
         } catch {
@@ -108,6 +104,15 @@ final class Harness: Sendable {
             throw error
         }
         await harness.stop()
+    }
+
+    /// Every job of the test clients, from storage (history is not kept in memory).
+    func allJobs() async throws -> [RenameJob] {
+        var jobs: [RenameJob] = []
+        for client in ["catalog", "other"] {
+            jobs += try await components.store.list(client: client, status: nil, limit: 100_000, after: nil)?.jobs ?? []
+        }
+        return jobs
     }
 
     func stop() async {

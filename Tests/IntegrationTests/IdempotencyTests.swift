@@ -14,8 +14,8 @@ import Testing
 /// not be recorded promised nothing and frees its key.
 @Suite("Idempotency under concurrency")
 struct IdempotencyTests {
-    /// A journal whose `sync()` waits while the test holds it, and fails when the test says so.
-    final class GatedJournal: JobJournal {
+    /// Memory storage whose `sync()` waits while the test holds it, and fails when the test says so.
+    final class GatedJournal: JobStorage {
         private struct State {
             var held = false
             var failing = false
@@ -23,11 +23,32 @@ struct IdempotencyTests {
         }
 
         private let state = Mutex(State())
+        private let inner = MemoryStorage()
 
-        func record(_ job: RenameJob, sequence: Int) {}
-        func recordIdempotencyKey(client: String, key: String, jobID: String, body: JSONValue) {}
-        func recordNotification(key: String, expiresAt: Date) {}
-        func removeJobs(_ ids: [String]) {}
+        func record(_ job: RenameJob, sequence: Int) -> Int { inner.record(job, sequence: sequence) }
+        func recordIdempotencyKey(client: String, key: String, jobID: String, body: JSONValue) {
+            inner.recordIdempotencyKey(client: client, key: key, jobID: jobID, body: body)
+        }
+        func recordNotification(key: String, expiresAt: Date) { inner.recordNotification(key: key, expiresAt: expiresAt) }
+        func removeJobs(_ ids: [String]) { inner.removeJobs(ids) }
+        var committedGeneration: Int { inner.committedGeneration }
+        func job(_ id: String) async throws(StorageError) -> RenameJob? { try await inner.job(id) }
+        func idempotencyKey(client: String, key: String) async throws(StorageError) -> (jobID: String, body: JSONValue)? {
+            try await inner.idempotencyKey(client: client, key: key)
+        }
+        func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+            try await inner.list(client: client, status: status, limit: limit, after: after)
+        }
+        func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, ids: [String])] {
+            try await inner.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins)
+        }
+        func nextCallbackDue(after now: Date) async throws(StorageError) -> Date? { try await inner.nextCallbackDue(after: now) }
+        func callbackBacklog(now: Date) async throws(StorageError) -> (due: Int, waiting: Int) { try await inner.callbackBacklog(now: now) }
+        func startupState(now: Date) async throws(StorageError) -> StartupState { try await inner.startupState(now: now) }
+        func purge(finishedBefore cutoff: Date, now: Date) async throws(StorageError) -> Int {
+            try await inner.purge(finishedBefore: cutoff, now: now)
+        }
+        func close() async throws {}
 
         func sync() async throws {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
@@ -108,7 +129,7 @@ struct IdempotencyTests {
         after: @escaping (Harness, HTTPClient, Harness.Reply) async throws -> Void
     ) async throws {
         let journal = GatedJournal()
-        try await Harness.run(journal: journal) { harness in
+        try await Harness.run(storage: journal) { harness in
             harness.emulator.state.setPaused(true)
             defer { harness.emulator.state.setPaused(false) }
             try await Self.withClient { client in
@@ -140,12 +161,12 @@ struct IdempotencyTests {
             #expect(refused.json["id"] == nil)
             // Nothing was promised under this key: once the journal works again, the next request is
             // a fresh acceptance.
-            let journal = try #require(harness.components.store.journal as? GatedJournal)
+            let journal = try #require(harness.components.store.storage as? GatedJournal)
             journal.release(failing: false)
             let again = try await harness.submit(Self.body, headers: [("Idempotency-Key", "order-8")])
             #expect(again.status == 202)
             #expect(again.header("Idempotent-Replayed") == nil)
-            #expect(harness.components.store.allJobs.count == 1)
+            #expect(try await harness.allJobs().count == 1)
         }
     }
 

@@ -17,7 +17,7 @@ struct JournalTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let journal = try SQLiteJournal(path: directory.appending(path: "j.sqlite").path, logger: Logger(label: "t"))
-        try await Harness.run(journal: journal) { harness in
+        try await Harness.run(storage: journal) { harness in
             harness.emulator.state.seed(publicID: "products/a")
             harness.emulator.state.setPaused(true)
             let accepted = try #require(
@@ -42,8 +42,8 @@ struct JournalTests {
             #expect(try await harness.job(accepted).status == 200)
             try await journal.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
             try await journal.sync()
-            let stored = try #require(try journal.load().jobs.first { $0.job.id == accepted })
-            #expect(stored.job.attempts >= 1)
+            let stored = try #require(try await journal.job(accepted))
+            #expect(stored.attempts >= 1)
             harness.emulator.state.setPaused(false)
         }
     }
@@ -56,9 +56,9 @@ struct JournalTests {
             )
             _ = try await harness.waitForJob(id, status: "completed")
             try await Task.sleep(for: .seconds(1))
-            HousekeepingService(components: harness.components, purgeNotifications: { _ in }).purge()
+            await HousekeepingService(components: harness.components).purge()
             #expect(try await harness.job(id).status == 404)
-            #expect(harness.components.store.allJobs.isEmpty)
+            #expect(try await harness.allJobs().isEmpty)
         }
     }
 }

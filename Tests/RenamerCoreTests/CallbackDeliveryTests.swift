@@ -55,25 +55,27 @@ struct CallbackFixture {
         return store.insert(job, movingThrough: status == .renaming ? [.renaming] : [.renaming, status], now: clock.now())!
     }
 
-    var callback: RenameJob.Callback? { store.job("rn_1")?.callback }
+    var callback: RenameJob.Callback? {
+        get async { try? await store.job("rn_1")?.callback }
+    }
 }
 
 @Suite("Callback delivery")
 struct CallbackDeliveryTests {
     @Test func retriesUntilDeliveredWithOneStableEvent() async throws {
         let fixture = try await CallbackFixture([.status(500, retryAfter: nil), .status(500, retryAfter: nil)])
-        fixture.delivery.jobFinal(fixture.finalJob())
+        fixture.delivery.deliver(fixture.finalJob())
         #expect(await eventually { fixture.transport.requests.count == 1 })
         #expect(await eventually { fixture.clock.pendingDelays == [6] })  // 5 s · 1.2
-        #expect(fixture.callback?.status == .pending)
-        #expect(fixture.callback?.attempts == 1)
-        #expect(fixture.callback?.lastStatus == 500)
+        #expect((await fixture.callback)?.status == .pending)
+        #expect((await fixture.callback)?.attempts == 1)
+        #expect((await fixture.callback)?.lastStatus == 500)
         fixture.clock.advance(by: 6)
         #expect(await eventually { fixture.clock.pendingDelays == [36] })  // 30 s · 1.2
         fixture.clock.advance(by: 36)
-        #expect(await eventually { fixture.callback?.status == .delivered })
-        #expect(fixture.callback?.attempts == 3)
-        #expect(fixture.callback?.lastStatus == 200)
+        #expect(await eventually { (await fixture.callback)?.status == .delivered })
+        #expect((await fixture.callback)?.attempts == 3)
+        #expect((await fixture.callback)?.lastStatus == 200)
         let requests = fixture.transport.requests
         #expect(requests.count == 3)
         #expect(Set(requests.map { $0.headers["webhook-id"] ?? "" }).count == 1)
@@ -98,30 +100,30 @@ struct CallbackDeliveryTests {
 
     @Test func failedJobsSendRenameFailed() async throws {
         let fixture = try await CallbackFixture()
-        fixture.delivery.jobFinal(fixture.finalJob(status: .failed))
-        #expect(await eventually { fixture.callback?.status == .delivered })
+        fixture.delivery.deliver(fixture.finalJob(status: .failed))
+        #expect(await eventually { (await fixture.callback)?.status == .delivered })
         let event = try #require(try JSONSerialization.jsonObject(with: Data(fixture.transport.requests[0].body)) as? [String: Any])
         #expect(event["type"] as? String == "rename.failed")
     }
 
     @Test func goneStopsDelivery() async throws {
         let fixture = try await CallbackFixture([.status(410, retryAfter: nil)])
-        fixture.delivery.jobFinal(fixture.finalJob())
-        #expect(await eventually { fixture.callback?.status == .gone })
-        #expect(fixture.callback?.attempts == 1)
-        #expect(fixture.callback?.lastStatus == 410)
+        fixture.delivery.deliver(fixture.finalJob())
+        #expect(await eventually { (await fixture.callback)?.status == .gone })
+        #expect((await fixture.callback)?.attempts == 1)
+        #expect((await fixture.callback)?.lastStatus == 410)
         #expect(fixture.clock.pendingDelays.isEmpty)
     }
 
     @Test func redirectsAreFailuresAndRetryAfterIsHonoured() async throws {
         let fixture = try await CallbackFixture([.status(302, retryAfter: nil), .status(503, retryAfter: 100)])
-        fixture.delivery.jobFinal(fixture.finalJob())
+        fixture.delivery.deliver(fixture.finalJob())
         #expect(await eventually { fixture.clock.pendingDelays == [6] })
-        #expect(fixture.callback?.lastStatus == 302)
+        #expect((await fixture.callback)?.lastStatus == 302)
         fixture.clock.advance(by: 6)
         #expect(await eventually { fixture.clock.pendingDelays == [100] })
         fixture.clock.advance(by: 100)
-        #expect(await eventually { fixture.callback?.status == .delivered })
+        #expect(await eventually { (await fixture.callback)?.status == .delivered })
     }
 
     @Test func scheduleExhaustedFails() async throws {
@@ -129,29 +131,29 @@ struct CallbackDeliveryTests {
             [.failed(reason: "timeout"), .status(500, retryAfter: nil), .failed(reason: "refused")],
             schedule: "1,2"
         )
-        fixture.delivery.jobFinal(fixture.finalJob())
+        fixture.delivery.deliver(fixture.finalJob())
         for delay in [1.2, 2.4] {
             #expect(await eventually { fixture.clock.pendingDelays.count == 1 && abs(fixture.clock.pendingDelays[0] - delay) < 1e-6 })
             fixture.clock.advance(by: delay)
         }
-        #expect(await eventually { fixture.callback?.status == .failed })
-        #expect(fixture.callback?.attempts == 3)
-        #expect(fixture.callback?.lastStatus == nil)
-        #expect(fixture.store.job("rn_1")?.callbackEvent?.nextAttemptAt == nil)
+        #expect(await eventually { (await fixture.callback)?.status == .failed })
+        #expect((await fixture.callback)?.attempts == 3)
+        #expect((await fixture.callback)?.lastStatus == nil)
+        #expect(try await fixture.store.job("rn_1")?.callbackEvent?.nextAttemptAt == nil)
     }
 
     @Test func urlOutsideThePrefixesIsNeverContacted() async throws {
         let fixture = try await CallbackFixture()
-        fixture.delivery.jobFinal(fixture.finalJob(url: "https://caller.example/hooksevil"))
-        #expect(await eventually { fixture.callback?.status == .failed })
+        fixture.delivery.deliver(fixture.finalJob(url: "https://caller.example/hooksevil"))
+        #expect(await eventually { (await fixture.callback)?.status == .failed })
         #expect(fixture.transport.requests.isEmpty)
-        #expect(fixture.callback?.attempts == 0)
+        #expect((await fixture.callback)?.attempts == 0)
     }
 
     @Test func rotationSendsOneSignaturePerSecret() async throws {
         let fixture = try await CallbackFixture(secrets: CallbackFixture.secrets)
-        fixture.delivery.jobFinal(fixture.finalJob())
-        #expect(await eventually { fixture.callback?.status == .delivered })
+        fixture.delivery.deliver(fixture.finalJob())
+        #expect(await eventually { (await fixture.callback)?.status == .delivered })
         let request = try #require(fixture.transport.requests.first)
         let header = try #require(request.headers["webhook-signature"])
         #expect(header.split(separator: " ").count == 2)
@@ -169,14 +171,13 @@ struct CallbackDeliveryTests {
 
     @Test func cancelledJobsSendNothing() async throws {
         let fixture = try await CallbackFixture()
-        let now = fixture.clock.now()
-        var job = fixture.finalJob(status: .renaming)
-        job = fixture.store.update("rn_1", now: now) { $0.status = .failed }!
-        _ = job
-        let cancelled = try #require(fixture.store.job("rn_1"))
-        var copy = cancelled
-        copy.status = .cancelled
-        fixture.delivery.jobFinal(copy)
+        let cancelled = try #require(
+            fixture.store.insert(RenameJob.fixture(callbackURL: "https://caller.example/hooks/renames"), movingThrough: [.cancelled])
+        )
+        #expect(cancelled.callbackEvent == nil)
+        #expect(cancelled.callback.status == RenameJob.Callback.Status.none)
+        fixture.delivery.deliver(cancelled)
+        fixture.delivery.start()
         try await Task.sleep(for: .milliseconds(20))
         #expect(fixture.transport.requests.isEmpty)
     }

@@ -42,8 +42,12 @@ struct ConfirmerFixture {
         return store.insert(job, movingThrough: [.renaming, .confirmingInvalidation], now: now)!
     }
 
-    var invalidation: RenameJob.Invalidation? { store.job("rn_1")?.invalidation }
-    var status: JobStatus? { store.job("rn_1")?.status }
+    var invalidation: RenameJob.Invalidation? {
+        get async { try? await store.job("rn_1")?.invalidation }
+    }
+    var status: JobStatus? {
+        get async { try? await store.job("rn_1")?.status }
+    }
 }
 
 @Suite("Invalidation confirmation")
@@ -59,9 +63,9 @@ struct InvalidationConfirmerTests {
             fixture.clock.advance(by: delay)
             #expect(await eventually { fixture.prober.urls.count == index + 2 })
         }
-        #expect(await eventually { fixture.status == .completed })
-        #expect(fixture.invalidation?.status == .confirmed)
-        #expect(fixture.invalidation?.confirmedAt == fixture.clock.now())
+        #expect(await eventually { (await fixture.status) == .completed })
+        #expect((await fixture.invalidation)?.status == .confirmed)
+        #expect((await fixture.invalidation)?.confirmedAt == fixture.clock.now())
         #expect(await eventually { fixture.completed.count == 1 })
     }
 
@@ -82,8 +86,8 @@ struct InvalidationConfirmerTests {
     func anyClientErrorButTooManyRequestsConfirms(_ outcome: ProbeOutcome) async throws {
         let fixture = try await ConfirmerFixture(method: "probe", prober: ScriptedProber([outcome]))
         fixture.confirmer.begin(fixture.renamedJob(method: .probe))
-        #expect(await eventually { fixture.status == .completed })
-        #expect(fixture.invalidation?.status == .confirmed)
+        #expect(await eventually { (await fixture.status) == .completed })
+        #expect((await fixture.invalidation)?.status == .confirmed)
     }
 
     @Test(arguments: [ProbeOutcome.status(429), .status(500), .status(301), .failed(reason: "reset")])
@@ -91,22 +95,22 @@ struct InvalidationConfirmerTests {
         let fixture = try await ConfirmerFixture(method: "probe", prober: ScriptedProber([outcome, .status(404)]))
         fixture.confirmer.begin(fixture.renamedJob(method: .probe))
         #expect(await eventually { fixture.clock.pendingDelays.contains(2) })
-        #expect(fixture.status == .confirmingInvalidation)
+        #expect((await fixture.status) == .confirmingInvalidation)
         fixture.clock.advance(by: 2)
-        #expect(await eventually { fixture.status == .completed })
+        #expect(await eventually { (await fixture.status) == .completed })
     }
 
     @Test func nothingConfirmsWithinMaxWaitIsUnconfirmed() async throws {
         let fixture = try await ConfirmerFixture(method: "probe", prober: ScriptedProber(fallback: .status(200)))
         fixture.confirmer.begin(fixture.renamedJob(method: .probe))
         #expect(await eventually { fixture.prober.urls.count == 1 })
-        for _ in 0..<10 where fixture.status == .confirmingInvalidation {
+        for _ in 0..<10 where (await fixture.status) == .confirmingInvalidation {
             fixture.clock.advance(by: 30)
             try await Task.sleep(for: .milliseconds(5))
         }
-        #expect(await eventually { fixture.status == .completed })
-        #expect(fixture.invalidation?.status == .unconfirmed)
-        #expect(fixture.invalidation?.confirmedAt == nil)
+        #expect(await eventually { (await fixture.status) == .completed })
+        #expect((await fixture.invalidation)?.status == .unconfirmed)
+        #expect((await fixture.invalidation)?.confirmedAt == nil)
         #expect(await eventually { fixture.completed.count == 1 })
     }
 
@@ -120,12 +124,12 @@ struct InvalidationConfirmerTests {
             job.notifiedAt = nil
             fixture.confirmer.begin(fixture.store.insert(job, movingThrough: [.renaming, .confirmingInvalidation], now: now)!)
         }
-        func status(_ id: String) -> RenameJob.Invalidation.Status? { fixture.store.job(id)?.invalidation.status }
+        func status(_ id: String) async -> RenameJob.Invalidation.Status? { (try? await fixture.store.job(id))?.invalidation.status }
         for index in 0..<50 { begin("rn_c\(index)") }
         #expect(await eventually { fixture.confirmer.pendingCount == 50 })
         #expect(fixture.clock.pendingDelays == [100])
         for index in 0..<50 {
-            let notified = fixture.store.update("rn_c\(index)", now: fixture.clock.now()) { $0.notifiedAt = fixture.clock.now() }!
+            let notified = try fixture.store.transition("rn_c\(index)", now: fixture.clock.now()) { $0.noteNotification(at: fixture.clock.now()) }
             fixture.confirmer.notificationArrived(notified)
         }
         #expect(await eventually { fixture.completed.count == 50 })
@@ -137,11 +141,11 @@ struct InvalidationConfirmerTests {
         begin("rn_late")
         #expect(await eventually { fixture.confirmer.pendingCount == 2 })
         fixture.clock.advance(by: 60)  // t = 100: the first job's deadline
-        #expect(await eventually { status("rn_early") == .unconfirmed })
-        #expect(status("rn_late") == .pending)
+        #expect(await eventually { (await status("rn_early")) == .unconfirmed })
+        #expect((await status("rn_late")) == .pending)
         #expect(await eventually { fixture.clock.pendingDelays == [40] })  // re-armed for the second
         fixture.clock.advance(by: 40)
-        #expect(await eventually { status("rn_late") == .unconfirmed })
+        #expect(await eventually { (await status("rn_late")) == .unconfirmed })
         #expect(await eventually { fixture.confirmer.pendingCount == 0 })
     }
 
@@ -149,19 +153,19 @@ struct InvalidationConfirmerTests {
         let fixture = try await ConfirmerFixture(method: "notification")
         fixture.confirmer.begin(fixture.renamedJob(method: .notification))
         try await Task.sleep(for: .milliseconds(20))
-        #expect(fixture.status == .confirmingInvalidation)
-        let notified = fixture.store.update("rn_1", now: fixture.clock.now()) { $0.notifiedAt = fixture.clock.now() }!
+        #expect((await fixture.status) == .confirmingInvalidation)
+        let notified = try fixture.store.transition("rn_1", now: fixture.clock.now()) { $0.noteNotification(at: fixture.clock.now()) }
         fixture.confirmer.notificationArrived(notified)
-        #expect(await eventually { fixture.status == .completed })
-        #expect(fixture.invalidation?.status == .confirmed)
+        #expect(await eventually { (await fixture.status) == .completed })
+        #expect((await fixture.invalidation)?.status == .confirmed)
         #expect(fixture.prober.urls.isEmpty)
     }
 
     @Test func notificationBeforeTheRenameReturnedStillConfirms() async throws {
         let fixture = try await ConfirmerFixture(method: "notification")
         fixture.confirmer.begin(fixture.renamedJob(method: .notification, notified: true))
-        #expect(await eventually { fixture.status == .completed })
-        #expect(fixture.invalidation?.status == .confirmed)
+        #expect(await eventually { (await fixture.status) == .completed })
+        #expect((await fixture.invalidation)?.status == .confirmed)
     }
 
     /// The notification lands between the caller reading the renamed job and ``begin(_:)``: the
@@ -171,30 +175,30 @@ struct InvalidationConfirmerTests {
     func notificationBetweenTheRenameAndBeginStillCounts(_ method: RenameJob.Invalidation.Method) async throws {
         let fixture = try await ConfirmerFixture(method: method.rawValue)
         let renamed = fixture.renamedJob(method: method)
-        let notified = fixture.store.update("rn_1", now: fixture.clock.now()) { $0.notifiedAt = fixture.clock.now() }!
+        let notified = try fixture.store.transition("rn_1", now: fixture.clock.now()) { $0.noteNotification(at: fixture.clock.now()) }
         fixture.confirmer.notificationArrived(notified)
         fixture.confirmer.begin(renamed)
         if method == .delay {
             #expect(await eventually { fixture.clock.pendingDelays.contains(5) })
             fixture.clock.advance(by: 5)
         }
-        #expect(await eventually { fixture.status == .completed })
-        #expect(fixture.invalidation?.status == .confirmed)
+        #expect(await eventually { (await fixture.status) == .completed })
+        #expect((await fixture.invalidation)?.status == .confirmed)
     }
 
     @Test func delayMethodSettlesAfterTheNotification() async throws {
         let fixture = try await ConfirmerFixture(method: "delay")
         fixture.confirmer.begin(fixture.renamedJob(method: .delay))
         fixture.clock.advance(by: 10)
-        let notified = fixture.store.update("rn_1", now: fixture.clock.now()) { $0.notifiedAt = fixture.clock.now() }!
+        let notified = try fixture.store.transition("rn_1", now: fixture.clock.now()) { $0.noteNotification(at: fixture.clock.now()) }
         fixture.confirmer.notificationArrived(notified)
         #expect(await eventually { fixture.clock.pendingDelays.contains(5) })
         fixture.clock.advance(by: 4.9)
         try await Task.sleep(for: .milliseconds(20))
-        #expect(fixture.status == .confirmingInvalidation)
+        #expect((await fixture.status) == .confirmingInvalidation)
         fixture.clock.advance(by: 0.1)
-        #expect(await eventually { fixture.status == .completed })
-        #expect(fixture.invalidation?.status == .confirmed)
+        #expect(await eventually { (await fixture.status) == .completed })
+        #expect((await fixture.invalidation)?.status == .confirmed)
     }
 
     @Test func delayMethodWithoutNotificationEndsUnconfirmed() async throws {
@@ -202,8 +206,8 @@ struct InvalidationConfirmerTests {
         fixture.confirmer.begin(fixture.renamedJob(method: .delay))
         #expect(await eventually { fixture.clock.pendingDelays == [100] })
         fixture.clock.advance(by: 100)
-        #expect(await eventually { fixture.status == .completed })
-        #expect(fixture.invalidation?.status == .unconfirmed)
+        #expect(await eventually { (await fixture.status) == .completed })
+        #expect((await fixture.invalidation)?.status == .unconfirmed)
     }
 
     @Test func probesShareABoundedPool() async throws {
@@ -229,7 +233,12 @@ struct InvalidationConfirmerTests {
         try await Task.sleep(for: .milliseconds(30))
         #expect(gate.waiting == 3)
         gate.open()
-        #expect(await eventually { (0..<10).allSatisfy { store.job("rn_\($0)")?.status == .completed } })
+        #expect(
+            await eventually {
+                for index in 0..<10 where (try? await store.job("rn_\(index)"))?.status != .completed { return false }
+                return true
+            }
+        )
         #expect(gate.maxConcurrent == 3)
     }
 }

@@ -43,10 +43,10 @@ struct QueueFixture {
         return job.id
     }
 
-    func status(_ id: String) -> JobStatus? { store.job(id)?.status }
+    func status(_ id: String) async -> JobStatus? { (try? await store.job(id))?.status }
 
     func waitFor(_ id: String, _ status: JobStatus) async -> Bool {
-        await eventually { self.status(id) == status }
+        await eventually { await self.status(id) == status }
     }
 
     /// Waits until the queue has scheduled a retry (something is pending on the clock).
@@ -61,7 +61,7 @@ struct JobQueueTests {
         let fixture = try await QueueFixture()
         let id = fixture.submit("a", "b")
         #expect(await fixture.waitFor(id, .completed))
-        let job = try #require(fixture.store.job(id))
+        let job = try #require(try await fixture.store.job(id))
         #expect(job.attempts == 1)
         #expect(job.result?.publicID == "b")
         #expect(job.invalidation.status == .notRequested)
@@ -76,7 +76,7 @@ struct JobQueueTests {
         let fixture = try await QueueFixture()
         let id = fixture.submit("a", "b", invalidate: true)
         #expect(await fixture.waitFor(id, .confirmingInvalidation))
-        #expect(fixture.store.job(id)?.invalidation.status == .pending)
+        #expect((try await fixture.store.job(id))?.invalidation.status == .pending)
     }
 
     @Test func transientErrorRetriesWithExponentialBackoff() async throws {
@@ -94,7 +94,7 @@ struct JobQueueTests {
         #expect(fixture.clock.pendingDelays == [2])  // base · 2¹
         fixture.clock.advance(by: 2)
         #expect(await fixture.waitFor(id, .completed))
-        #expect(fixture.store.job(id)?.attempts == 3)
+        #expect((try await fixture.store.job(id))?.attempts == 3)
     }
 
     @Test func retryAfterIsHonoured() async throws {
@@ -118,7 +118,7 @@ struct JobQueueTests {
         #expect(await fixture.waitForRetry())
         let second = fixture.submit("c", "d")
         try await Task.sleep(for: .milliseconds(50))
-        #expect(fixture.status(second) == .queued)
+        #expect(await fixture.status(second) == .queued)
         #expect(fixture.cloudinary.calls.count == 1)
         fixture.clock.advance(by: 10)
         #expect(await fixture.waitFor(first, .completed))
@@ -134,7 +134,7 @@ struct JobQueueTests {
         fixture.cloudinary.script(.rejected(status: status, message: "Resource not found - a", retryAfter: nil))
         let id = fixture.submit("a", "b")
         #expect(await fixture.waitFor(id, .failed))
-        let job = try #require(fixture.store.job(id))
+        let job = try #require(try await fixture.store.job(id))
         #expect(job.error == .init(code: code, message: "Resource not found - a", cloudinaryStatus: status))
         #expect(job.attempts == 1)
         #expect(fixture.clock.pendingDelays.isEmpty)
@@ -150,7 +150,7 @@ struct JobQueueTests {
             #expect(await eventually { fixture.cloudinary.calls.count == attempt + 1 })
         }
         #expect(await fixture.waitFor(id, .failed))
-        let job = try #require(fixture.store.job(id))
+        let job = try #require(try await fixture.store.job(id))
         #expect(job.attempts == 4)
         #expect(job.error?.code == "cloudinary_unavailable")
         #expect(job.error?.cloudinaryStatus == 500)
@@ -176,8 +176,8 @@ struct JobQueueTests {
         fixture.clock.advance(by: 1)
         #expect(await fixture.waitFor(id, .completed))
         #expect(fixture.cloudinary.calls.count == 1)
-        #expect(fixture.store.job(id)?.result?.version == 9)
-        #expect(fixture.store.job(id)?.attempts == 1)
+        #expect((try await fixture.store.job(id))?.result?.version == 9)
+        #expect((try await fixture.store.job(id))?.attempts == 1)
     }
 
     @Test func unknownOutcomeThatWasNotAppliedIsRetried() async throws {
@@ -201,7 +201,7 @@ struct JobQueueTests {
         #expect(await fixture.waitForRetry())
         fixture.clock.advance(by: 1)
         #expect(await fixture.waitFor(id, .completed))
-        #expect(fixture.store.job(id)?.result?.version == 5)
+        #expect((try await fixture.store.job(id))?.result?.version == 5)
         #expect(fixture.cloudinary.calls.count == 2)
     }
 
@@ -227,7 +227,7 @@ struct JobQueueTests {
         let unrelated = fixture.submit("x", "y")
         #expect(await eventually { fixture.cloudinary.heldCount == 2 })
         // a→b and x→y are in flight; b→c waits for a→b.
-        #expect(fixture.status(second) == .queued)
+        #expect(await fixture.status(second) == .queued)
         #expect(Set(fixture.cloudinary.calls.map(\.fromPublicID)) == ["a", "x"])
         fixture.cloudinary.release()
         #expect(await fixture.waitFor(first, .completed))
@@ -243,7 +243,7 @@ struct JobQueueTests {
         let second = fixture.submit("b", "c")
         #expect(await fixture.waitForRetry())
         try await Task.sleep(for: .milliseconds(50))
-        #expect(fixture.status(second) == .queued)
+        #expect(await fixture.status(second) == .queued)
         fixture.clock.advance(by: 1)
         #expect(await fixture.waitFor(first, .completed))
         #expect(await fixture.waitFor(second, .completed))
@@ -268,17 +268,17 @@ struct JobQueueTests {
         let second = fixture.submit("b", "c")
         let third = fixture.submit("c", "d")
         #expect(await eventually { fixture.cloudinary.heldCount == 1 })
-        #expect(fixture.queue.cancel(second, client: "c")?.status == .cancelled)
-        #expect(fixture.queue.cancel(first, client: "c")?.status == .renaming)
-        #expect(fixture.queue.cancel(second, client: "other") == nil)
+        #expect(try await fixture.queue.cancel(second, client: "c")?.status == .cancelled)
+        #expect(try await fixture.queue.cancel(first, client: "c")?.status == .renaming)
+        #expect(try await fixture.queue.cancel(second, client: "other") == nil)
         fixture.cloudinary.release()
         #expect(await fixture.waitFor(first, .completed))
         #expect(await fixture.waitFor(third, .completed))
         #expect(!fixture.cloudinary.calls.contains { $0.fromPublicID == "b" })
         // Releasing the cancelled job's public IDs must not start the running job a second time.
         #expect(fixture.cloudinary.calls.map(\.fromPublicID) == ["a", "c"])
-        #expect(fixture.store.job(second)?.status == .cancelled)
-        #expect(fixture.store.job(second)?.attempts == 0)
+        #expect((try await fixture.store.job(second))?.status == .cancelled)
+        #expect((try await fixture.store.job(second))?.attempts == 0)
     }
 
     @Test func backoffHasFullJitterUnderTheCap() async throws {

@@ -9,73 +9,103 @@ struct JobStoreTests {
         RenameJob.fixture(id: id, client: client, from: "x", to: "y")
     }
 
-    @Test func idempotencyKeysAreScopedPerClient() {
+    @Test func idempotencyKeysAreScopedPerClient() async throws {
         let store = JobStore()
         let body = JSONValue.object(["from_public_id": .string("x")])
-        #expect(store.reserve(client: "a", key: "k", body: body) == .fresh)
-        #expect(store.reserve(client: "a", key: "k", body: body) == .inFlight)
-        #expect(store.reserve(client: "b", key: "k", body: body) == .fresh)
+        #expect(try await store.reserve(client: "a", key: "k", body: body) == .fresh)
+        #expect(try await store.reserve(client: "a", key: "k", body: body) == .inFlight)
+        #expect(try await store.reserve(client: "b", key: "k", body: body) == .fresh)
         #expect(store.insert(job("rn_1"), idempotencyKey: "k", body: body, capacity: 10))
         // Inserted is not durable: no replay before the commit (SPEC §10).
-        #expect(store.reserve(client: "a", key: "k", body: body) == .inFlight)
-        store.commitIdempotencyKey(client: "a", key: "k", jobID: "rn_1")
-        guard case .replay(let replayed) = store.reserve(client: "a", key: "k", body: body) else {
+        #expect(try await store.reserve(client: "a", key: "k", body: body) == .inFlight)
+        store.commitIdempotencyKey(client: "a", key: "k")
+        guard case .replay(let replayed) = try await store.reserve(client: "a", key: "k", body: body) else {
             Issue.record("expected a replay")
             return
         }
         #expect(replayed.id == "rn_1")
-        #expect(store.reserve(client: "a", key: "k", body: .object([:])) == .mismatch)
+        #expect(try await store.reserve(client: "a", key: "k", body: .object([:])) == .mismatch)
         store.releaseReservation(client: "b", key: "k")
-        #expect(store.reserve(client: "b", key: "k", body: .null) == .fresh)
+        #expect(try await store.reserve(client: "b", key: "k", body: .null) == .fresh)
     }
 
     /// A job whose acceptance could not be made durable is removed, and its key is free again.
-    @Test func aKeyWhoseJobWasNeverDurableIsFreed() {
+    @Test func aKeyWhoseJobWasNeverDurableIsFreed() async throws {
         let store = JobStore()
-        #expect(store.reserve(client: "a", key: "k", body: .null) == .fresh)
+        #expect(try await store.reserve(client: "a", key: "k", body: .null) == .fresh)
         #expect(store.insert(job("rn_1"), idempotencyKey: "k", body: .null, capacity: 10))
         store.remove(["rn_1"])
-        store.commitIdempotencyKey(client: "a", key: "k", jobID: "rn_1")
-        #expect(store.reserve(client: "a", key: "k", body: .null) == .fresh)
+        store.releaseReservation(client: "a", key: "k")
+        #expect(try await store.reserve(client: "a", key: "k", body: .null) == .fresh)
     }
 
-    @Test func capacityCountsUnfinishedRenamesOnly() {
+    @Test func capacityCountsUnfinishedRenamesOnly() throws {
         let store = JobStore()
         #expect(store.insert(job("rn_1"), idempotencyKey: nil, body: .null, capacity: 2))
         #expect(store.insert(job("rn_2"), idempotencyKey: nil, body: .null, capacity: 2))
         #expect(!store.insert(job("rn_3"), idempotencyKey: nil, body: .null, capacity: 2))
-        store.update("rn_1", now: Date()) { $0.status = .cancelled }
+        try store.transition("rn_1", now: Date()) { job throws(JobTransitionError) in try job.cancel(at: Date()) }
         #expect(store.unfinishedRenameCount == 1)
         #expect(store.insert(job("rn_3"), idempotencyKey: nil, body: .null, capacity: 2))
     }
 
-    @Test func illegalTransitionsAreDiscarded() {
+    /// An illegal move comes back as a typed error and changes nothing; a settled job has left the
+    /// working set once storage holds it.
+    @Test func illegalTransitionsAreRefused() async throws {
         let store = JobStore()
         #expect(store.insert(job("rn_1"), idempotencyKey: nil, body: .null, capacity: 2))
-        store.update("rn_1", now: Date()) { $0.status = .cancelled }
-        let after = store.update("rn_1", now: Date()) { $0.status = .renaming }
-        #expect(after?.status == .cancelled)
+        #expect(store.insert(job("rn_2"), idempotencyKey: nil, body: .null, capacity: 2))
+        try store.transition("rn_2", now: Date()) { job throws(JobTransitionError) in try job.startRenaming() }
+        #expect(throws: JobTransitionError.illegal(id: "rn_2", from: .renaming, move: "cancel")) {
+            try store.transition("rn_2", now: Date()) { job throws(JobTransitionError) in try job.cancel(at: Date()) }
+        }
+        #expect(store.workingJob("rn_2")?.status == .renaming)
+        try store.transition("rn_1", now: Date()) { job throws(JobTransitionError) in try job.cancel(at: Date()) }
+        #expect(throws: JobTransitionError.unknownJob(id: "rn_1")) {
+            try store.transition("rn_1", now: Date()) { job throws(JobTransitionError) in try job.startRenaming() }
+        }
+        #expect(try await store.job("rn_1")?.status == .cancelled)
     }
 
-    @Test func listingIsNewestFirstWithCursorAndFilter() throws {
+    /// Every status change is a method on the job; each refuses a move the table does not allow.
+    @Test func transitionsFollowTheStatusTable() throws {
+        let now = Date()
+        for from in JobStatus.allCases {
+            for to in JobStatus.allCases where to != .queued {
+                var job = RenameJob.fixture(invalidate: to == .confirmingInvalidation)
+                job.status = from
+                do {
+                    try job.move(to: to, now: now)
+                    #expect(from.canMove(to: to) || (from == .confirmingInvalidation && to == .completed), "\(from) → \(to)")
+                    #expect(job.status == to)
+                    #expect(job.status.isFinal == (job.completedAt != nil))
+                } catch {
+                    #expect(!from.canMove(to: to), "\(from) → \(to) refused: \(error)")
+                    #expect(job.status == from)
+                }
+            }
+        }
+    }
+
+    @Test func listingIsNewestFirstWithCursorAndFilter() async throws {
         let store = JobStore()
         for index in 1...5 { #expect(store.insert(job("rn_\(index)"), idempotencyKey: nil, body: .null, capacity: 10)) }
         #expect(store.insert(job("rn_other", client: "b"), idempotencyKey: nil, body: .null, capacity: 10))
-        store.update("rn_2", now: Date()) { $0.status = .cancelled }
-        let first = try #require(store.list(client: "a", status: nil, limit: 2, after: nil))
+        try store.transition("rn_2", now: Date()) { job throws(JobTransitionError) in try job.cancel(at: Date()) }
+        let first = try #require(try await store.list(client: "a", status: nil, limit: 2, after: nil))
         #expect(first.jobs.map(\.id) == ["rn_5", "rn_4"])
         #expect(first.next == "rn_4")
-        let second = try #require(store.list(client: "a", status: nil, limit: 2, after: first.next))
+        let second = try #require(try await store.list(client: "a", status: nil, limit: 2, after: first.next))
         #expect(second.jobs.map(\.id) == ["rn_3", "rn_2"])
-        let third = try #require(store.list(client: "a", status: nil, limit: 2, after: second.next))
+        let third = try #require(try await store.list(client: "a", status: nil, limit: 2, after: second.next))
         #expect(third.jobs.map(\.id) == ["rn_1"])
         #expect(third.next == nil)
-        #expect(store.list(client: "a", status: .cancelled, limit: 10, after: nil)?.jobs.map(\.id) == ["rn_2"])
-        #expect(store.list(client: "a", status: .queued, limit: 4, after: nil)?.next == nil)
+        #expect(try await store.list(client: "a", status: .cancelled, limit: 10, after: nil)?.jobs.map(\.id) == ["rn_2"])
+        #expect(try await store.list(client: "a", status: .queued, limit: 4, after: nil)?.next == nil)
         // A cursor is one of the client's own jobs: another client's, or an unknown id, is refused.
-        #expect(store.list(client: "a", status: nil, limit: 2, after: "rn_other") == nil)
-        #expect(store.list(client: "b", status: nil, limit: 2, after: "rn_4") == nil)
-        #expect(store.list(client: "a", status: nil, limit: 2, after: "rn_nope") == nil)
-        #expect(store.job("rn_other", client: "a") == nil)
+        #expect(try await store.list(client: "a", status: nil, limit: 2, after: "rn_other") == nil)
+        #expect(try await store.list(client: "b", status: nil, limit: 2, after: "rn_4") == nil)
+        #expect(try await store.list(client: "a", status: nil, limit: 2, after: "rn_nope") == nil)
+        #expect(try await store.job("rn_other", client: "a") == nil)
     }
 }

@@ -42,7 +42,7 @@ struct NotificationIntakeTests {
     @Test func renameNotificationMarksTheMatchingJob() async throws {
         let fixture = try await Fixture()
         fixture.job("rn_1", from: "a", to: "b")
-        let result = fixture.intake.handle(
+        let result = await fixture.intake.handle(
             cloud: "main",
             jobHint: "rn_1",
             body: fixture.body([
@@ -50,43 +50,43 @@ struct NotificationIntakeTests {
             ])
         )
         #expect(result == .accepted)
-        #expect(fixture.store.job("rn_1")?.notifiedAt != nil)
+        #expect(fixture.store.workingJob("rn_1")?.notifiedAt != nil)
     }
 
     @Test func hintNamingAnotherJobLeavesItUntouched() async throws {
         let fixture = try await Fixture()
         fixture.job("rn_x", from: "x", to: "y")
         fixture.job("rn_y", from: "a", to: "b")
-        let result = fixture.intake.handle(
+        let result = await fixture.intake.handle(
             cloud: "main",
             jobHint: "rn_x",
             body: fixture.body(["notification_type": "rename", "from_public_id": "a", "to_public_id": "b"])
         )
         #expect(result == .accepted)
-        #expect(fixture.store.job("rn_x")?.notifiedAt == nil)
-        #expect(fixture.store.job("rn_y")?.notifiedAt != nil)
+        #expect(fixture.store.workingJob("rn_x")?.notifiedAt == nil)
+        #expect(fixture.store.workingJob("rn_y")?.notifiedAt != nil)
     }
 
     @Test func nonMatchingOrForeignNotificationsAreIgnored() async throws {
         let fixture = try await Fixture()
         fixture.job("rn_1", from: "a", to: "b")
         let rename = ["notification_type": "rename", "from_public_id": "a", "to_public_id": "b"]
-        #expect(fixture.intake.handle(cloud: "other", jobHint: "rn_1", body: fixture.body(rename)) == .ignored)
+        #expect(await fixture.intake.handle(cloud: "other", jobHint: "rn_1", body: fixture.body(rename)) == .ignored)
         var wrongType = rename
         wrongType["resource_type"] = "video"
-        #expect(fixture.intake.handle(cloud: "main", jobHint: "rn_1", body: fixture.body(wrongType)) == .ignored)
+        #expect(await fixture.intake.handle(cloud: "main", jobHint: "rn_1", body: fixture.body(wrongType)) == .ignored)
         #expect(
-            fixture.intake.handle(cloud: "main", jobHint: "rn_1", body: fixture.body(["notification_type": "upload", "public_id": "a"])) == .ignored
+            await fixture.intake.handle(cloud: "main", jobHint: "rn_1", body: fixture.body(["notification_type": "upload", "public_id": "a"])) == .ignored
         )
         #expect(
-            fixture.intake.handle(
+            await fixture.intake.handle(
                 cloud: "main",
                 jobHint: "rn_1",
                 body: ["notification_type": .string("rename"), "from_public_id": .number(1), "to_public_id": .null]
             ) == .ignored
         )
-        #expect(fixture.intake.handle(cloud: "main", jobHint: nil, body: [:]) == .ignored)
-        #expect(fixture.store.job("rn_1")?.notifiedAt == nil)
+        #expect(await fixture.intake.handle(cloud: "main", jobHint: nil, body: [:]) == .ignored)
+        #expect(fixture.store.workingJob("rn_1")?.notifiedAt == nil)
     }
 
     @Test func replayCacheRemembersForItsRetention() {
@@ -102,24 +102,17 @@ struct NotificationIntakeTests {
     }
 
     /// What `remember` journals (`timestamp:signature`) is what `restore` reads back after a restart.
-    @Test func replayCacheRestoresWhatItJournaled() {
-        final class Recorder: JobJournal, @unchecked Sendable {
-            var notifications: [(key: String, expiresAt: Date)] = []
-            func record(_ job: RenameJob, sequence: Int) {}
-            func recordIdempotencyKey(client: String, key: String, jobID: String, body: JSONValue) {}
-            func recordNotification(key: String, expiresAt: Date) { notifications.append((key, expiresAt)) }
-            func removeJobs(_ ids: [String]) {}
-            func sync() async throws {}
-        }
-        let journal = Recorder()
+    @Test func replayCacheRestoresWhatItJournaled() async throws {
+        let storage = MemoryStorage()
         let now = Date()
         let sha1 = "0123456789abcdef0123456789abcdef01234567"
-        let cache = NotificationReplayCache(retentionSeconds: 60, journal: journal)
+        let cache = NotificationReplayCache(retentionSeconds: 60, storage: storage)
         cache.remember(timestamp: "1700000000", signature: "ab12", now: now)  // not hex of digest length: hashed
         cache.remember(timestamp: "1700000000", signature: sha1, now: now)  // a real signature: kept compact
-        #expect(journal.notifications.map(\.key) == ["1700000000:ab12", "1700000000:\(sha1)"])
+        let kept = try await storage.startupState(now: now).notifications
+        #expect(Set(kept.map(\.key)) == ["1700000000:ab12", "1700000000:\(sha1)"])
         let restarted = NotificationReplayCache(retentionSeconds: 60)
-        restarted.restore(journal.notifications)
+        restarted.restore(kept)
         for signature in ["ab12", sha1, sha1.uppercased()] {
             #expect(restarted.contains(timestamp: "1700000000", signature: signature, now: now))
             #expect(!restarted.contains(timestamp: "1700000001", signature: signature, now: now))

@@ -51,8 +51,23 @@ extension JobStore {
         guard insert(job, idempotencyKey: nil, body: .null, capacity: 1000) else { return nil }
         var current = job
         for status in statuses {
-            current = update(job.id, now: now) { $0.status = status } ?? current
+            current = (try? transition(job.id, now: now) { job throws(JobTransitionError) in try job.move(to: status, now: now) }) ?? current
         }
         return current
+    }
+}
+
+extension RenameJob {
+    /// The transition that leads to `status` from where the job is.
+    mutating func move(to status: JobStatus, now: Date) throws(JobTransitionError) {
+        switch status {
+        case .queued: break
+        case .renaming: try startRenaming()
+        case .confirmingInvalidation: try renamed(.init(publicID: toPublicID, version: 1, secureURL: nil), at: now)
+        case .completed where self.status == .renaming: try renamed(.init(publicID: toPublicID, version: 1, secureURL: nil), at: now)
+        case .completed: try finishInvalidation(.confirmed, at: now)
+        case .failed: try fail(.init(code: "cloudinary_error", message: "failed"), at: now)
+        case .cancelled: try cancel(at: now)
+        }
     }
 }

@@ -72,6 +72,16 @@ final class ScriptedCloudinary: CloudinaryAPI {
 }
 
 /// Polls `condition` every 5 ms until it holds or `timeout` seconds pass.
+func eventually(timeout: Double = 10, _ condition: () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return await condition()
+}
+
+@_disfavoredOverload
 func eventually(timeout: Double = 10, _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
     while ContinuousClock.now < deadline {

@@ -57,53 +57,39 @@ struct SQLiteJournalTests {
         )
     }
 
+    static let body = JSONValue.object(["a": .array([.number(1), .bool(true), .null])])
+
     @Test func everythingRecordedSurvivesReopening() async throws {
         let directory = try Directory()
         do {
             let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
-            let store = JobStore(journal: journal)
+            let store = JobStore(storage: journal)
             var job = Self.job("rn_1")
             job.notifiedAt = Date(timeIntervalSince1970: 1_800_000_100)
-            job.callbackEvent = .init(
-                id: "evt_1",
-                body: Array(#"{"type":"rename.completed"}"#.utf8),
-                nextAttemptAt: Date(timeIntervalSince1970: 1_800_000_200)
-            )
-            #expect(store.insert(job, idempotencyKey: "key-1", body: .object(["a": .array([.number(1), .bool(true), .null])]), capacity: 10))
+            #expect(store.insert(job, idempotencyKey: "key-1", body: Self.body, capacity: 10))
             #expect(store.insert(Self.job("rn_2"), idempotencyKey: nil, body: .null, capacity: 10))
-            store.update("rn_2", now: Date()) { $0.status = .renaming }
+            try store.transition("rn_2", now: Date()) { job throws(JobTransitionError) in try job.startRenaming() }
             journal.recordNotification(key: "1:abc", expiresAt: Date().addingTimeInterval(60))
             journal.recordNotification(key: "2:old", expiresAt: Date().addingTimeInterval(-60))
             try await journal.close()
         }
         let reopened = try await Self.reopen(directory.journalPath)
-        let snapshot = try reopened.load()
-        let jobs = Dictionary(uniqueKeysWithValues: snapshot.jobs.map { ($0.job.id, $0) })
+        let startup = try await reopened.startupState(now: Date())
+        let jobs = Dictionary(uniqueKeysWithValues: startup.unfinished.map { ($0.job.id, $0) })
         var expected = Self.job("rn_1")
         expected.notifiedAt = Date(timeIntervalSince1970: 1_800_000_100)
-        expected.callbackEvent = .init(
-            id: "evt_1",
-            body: Array(#"{"type":"rename.completed"}"#.utf8),
-            nextAttemptAt: Date(timeIntervalSince1970: 1_800_000_200)
-        )
         #expect(jobs["rn_1"]?.job == expected)
         #expect(jobs["rn_1"]?.sequence == 1)
         #expect(jobs["rn_2"]?.job.status == .renaming)
         #expect(jobs["rn_2"]?.sequence == 2)
-        #expect(snapshot.idempotencyKeys.count == 1)
-        #expect(snapshot.idempotencyKeys.first?.body == .object(["a": .array([.number(1), .bool(true), .null])]))
-        #expect(snapshot.notifications.map(\.key) == ["1:abc"])
+        #expect(startup.nextSequence == 3)
+        #expect(startup.notifications.map(\.key) == ["1:abc"])
+        #expect(try await reopened.idempotencyKey(client: "catalog", key: "key-1")?.body == Self.body)
 
         // A restored store answers replays and continues the sequence.
-        let store = JobStore(journal: reopened)
-        store.restore(snapshot)
-        guard
-            case .replay(let replayed) = store.reserve(
-                client: "catalog",
-                key: "key-1",
-                body: .object(["a": .array([.number(1), .bool(true), .null])])
-            )
-        else {
+        let store = JobStore(storage: reopened)
+        store.restore(startup)
+        guard case .replay(let replayed) = try await store.reserve(client: "catalog", key: "key-1", body: Self.body) else {
             Issue.record("expected a replay after restore")
             return
         }
@@ -111,22 +97,92 @@ struct SQLiteJournalTests {
         #expect(store.unfinishedRenameCount == 2)
         #expect(store.insert(Self.job("rn_3"), idempotencyKey: nil, body: .null, capacity: 10))
         try await reopened.sync()
-        #expect(try reopened.load().jobs.first { $0.job.id == "rn_3" }?.sequence == 3)
+        #expect(try await reopened.list(client: "catalog", status: nil, limit: 1, after: nil)?.jobs.map(\.id) == ["rn_3"])
+    }
+
+    /// History is read from the journal: a settled job leaves memory once its write is committed,
+    /// and reads, lists, pages and status filters come from storage.
+    @Test func settledJobsAreReadFromStorage() async throws {
+        let directory = try Directory()
+        let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
+        let store = JobStore(storage: journal)
+        let now = Date()
+        for index in 1...5 {
+            var job = Self.job("rn_\(index)")
+            job.callback = .init(url: nil, status: .none, attempts: 0, lastStatus: nil)
+            job.invalidate = false
+            #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 10))
+        }
+        #expect(store.insert(Self.job("rn_x", client: "other"), idempotencyKey: nil, body: .null, capacity: 10))
+        for index in [1, 2, 4] {
+            try store.transition("rn_\(index)", now: now) { job throws(JobTransitionError) in try job.startRenaming() }
+            try store.transition("rn_\(index)", now: now) { job throws(JobTransitionError) in
+                try job.renamed(.init(publicID: "p", version: 1, secureURL: nil), at: now)
+            }
+        }
+        try await journal.sync()
+        store.evictSettled()
+        #expect(store.workingJob("rn_1") == nil)
+        #expect(store.workingSetCount == 3)
+        #expect(try await store.job("rn_1", client: "catalog")?.status == .completed)
+        #expect(try await store.job("rn_1", client: "other") == nil)
+        let first = try #require(try await store.list(client: "catalog", status: nil, limit: 2, after: nil))
+        #expect(first.jobs.map(\.id) == ["rn_5", "rn_4"])
+        let second = try #require(try await store.list(client: "catalog", status: nil, limit: 2, after: first.next))
+        #expect(second.jobs.map(\.id) == ["rn_3", "rn_2"])
+        #expect(try await store.list(client: "catalog", status: .completed, limit: 10, after: nil)?.jobs.map(\.id) == ["rn_4", "rn_2", "rn_1"])
+        #expect(try await store.list(client: "catalog", status: .completed, limit: 2, after: nil)?.next == "rn_2")
+        // Another client's job is not a cursor of this client's list.
+        #expect(try await store.list(client: "catalog", status: nil, limit: 2, after: "rn_x") == nil)
+        // A restart loads only the unfinished jobs.
+        #expect(try await journal.startupState(now: now).unfinished.map(\.job.id) == ["rn_3", "rn_5", "rn_x"])
+        // Purged after retention: with their keys.
+        #expect(try await journal.purge(finishedBefore: now.addingTimeInterval(1), now: now) == 3)
+        #expect(try await store.job("rn_1") == nil)
+        #expect(try await journal.startupState(now: now).totalJobs == 3)
+    }
+
+    /// The callback outbox: due callbacks per origin, earliest first, so one origin's backlog never
+    /// hides another's; the next due time; the backlog counts.
+    @Test func dueCallbacksComePerOrigin() async throws {
+        let directory = try Directory()
+        let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        func pending(_ id: String, _ url: String, due: Double) -> RenameJob {
+            var job = Self.job(id)
+            job.status = .completed
+            job.callback = .init(url: url, status: .pending, attempts: 0, lastStatus: nil)
+            job.callbackEvent = .init(id: "evt_\(id)", body: [1], nextAttemptAt: now.addingTimeInterval(due))
+            return job
+        }
+        for index in 0..<20 { journal.record(pending("rn_a\(index)", "https://a.example/h", due: Double(index) - 30), sequence: index + 1) }
+        journal.record(pending("rn_b", "https://b.example:8443/h", due: -1), sequence: 100)
+        journal.record(pending("rn_c", "https://c.example/h", due: 60), sequence: 101)
+        try await journal.sync()
+        let due = try await journal.dueCallbacks(now: now, perOrigin: 3, maxOrigins: 10)
+        #expect(due.map(\.origin) == ["https://a.example:443", "https://b.example:8443"])
+        #expect(due.first?.ids == ["rn_a0", "rn_a1", "rn_a2"])
+        #expect(due.last?.ids == ["rn_b"])
+        #expect(try await journal.nextCallbackDue(after: now) == now.addingTimeInterval(60))
+        let backlog = try await journal.callbackBacklog(now: now)
+        #expect(backlog.due == 21 && backlog.waiting == 1)
+        // Pending callbacks are not unfinished work: a restart leaves them in the outbox.
+        #expect(try await journal.startupState(now: now).unfinished.isEmpty)
     }
 
     @Test func removedJobsAreDeletedWithTheirKeys() async throws {
         let directory = try Directory()
         let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
-        let store = JobStore(journal: journal)
+        let store = JobStore(storage: journal)
         #expect(store.insert(Self.job("rn_1"), idempotencyKey: "k", body: .null, capacity: 10))
         #expect(store.insert(Self.job("rn_2"), idempotencyKey: nil, body: .null, capacity: 10))
         try await journal.sync()
         store.remove(["rn_1"])
+        store.releaseReservation(client: "catalog", key: "k")
         try await journal.sync()
-        let snapshot = try journal.load()
-        #expect(snapshot.jobs.map(\.job.id) == ["rn_2"])
-        #expect(snapshot.idempotencyKeys.isEmpty)
-        #expect(store.reserve(client: "catalog", key: "k", body: .null) == .fresh)
+        #expect(try await journal.startupState(now: Date()).unfinished.map(\.job.id) == ["rn_2"])
+        #expect(try await journal.idempotencyKey(client: "catalog", key: "k") == nil)
+        #expect(try await store.reserve(client: "catalog", key: "k", body: .null) == .fresh)
     }
 
     @Test func concurrentWritesShareCommits() async throws {
@@ -135,7 +191,7 @@ struct SQLiteJournalTests {
         let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t")) { _, writes in
             commits.withLock { $0.append(writes) }
         }
-        let store = JobStore(journal: journal)
+        let store = JobStore(storage: journal)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<500 {
                 group.addTask {
@@ -145,7 +201,7 @@ struct SQLiteJournalTests {
             }
             try await group.waitForAll()
         }
-        #expect(try journal.load().jobs.count == 500)
+        #expect(try await journal.startupState(now: Date()).totalJobs == 500)
         let batches = commits.withLock { $0 }
         #expect(batches.reduce(0, +) == 500)
         // Group commit: far fewer transactions than writes.
@@ -155,12 +211,12 @@ struct SQLiteJournalTests {
     @Test func aFullDiskFailsSyncAndLosesNothingOnceSpaceReturns() async throws {
         let directory = try Directory()
         let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
-        let store = JobStore(journal: journal)
+        let store = JobStore(storage: journal)
         #expect(store.insert(Self.job("rn_1"), idempotencyKey: nil, body: .null, capacity: 10))
         try await journal.sync()
         let pages = try await journal.database.read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 1 }
         try await journal.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = \(pages)") }
-        store.update("rn_1", now: Date()) { $0.status = .renaming }
+        try store.transition("rn_1", now: Date()) { job throws(JobTransitionError) in try job.startRenaming() }
         let big = (0..<50).map { Self.job("rn_big_\($0)") }
         for job in big { #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 100)) }
         await #expect(throws: JournalError.self) { try await journal.sync() }
@@ -169,12 +225,13 @@ struct SQLiteJournalTests {
         let deadline = ContinuousClock.now + .seconds(10)
         var stored = 0
         while ContinuousClock.now < deadline {
-            stored = (try? journal.load().jobs.count) ?? 0
+            stored = (try? await journal.startupState(now: Date()).totalJobs) ?? 0
             if stored == 51 { break }
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(stored == 51)
-        #expect(try journal.load().jobs.first { $0.job.id == "rn_1" }?.job.status == .renaming)
+        #expect(try await journal.job("rn_1")?.status == .renaming)
+        try await journal.close()
     }
 
     @Test func unusablePathsAreClearErrors() throws {
@@ -195,7 +252,7 @@ struct SQLiteJournalTests {
         #expect(error?.description.contains("locked by another process (pid \(getpid()))") == true, "\(String(describing: error))")
         try await first.close()
         let second = try await Self.reopen(directory.journalPath)
-        #expect(try second.load().jobs.isEmpty)
+        #expect(try await second.startupState(now: Date()).totalJobs == 0)
     }
 
     @Test func anOlderJournalIsMigratedForward() async throws {
@@ -213,8 +270,10 @@ struct SQLiteJournalTests {
         }
         try old.close()
         let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
-        #expect(try journal.load().jobs.map(\.sequence) == [7])
+        #expect(try await journal.startupState(now: Date()).unfinished.map(\.sequence) == [7])
+        // v2 filled the owner column from the body: the old job is in its client's list.
+        #expect(try await journal.list(client: "catalog", status: nil, limit: 5, after: nil)?.jobs.map(\.id) == ["rn_old"])
         let applied = try await journal.database.read { db in try SQLiteJournal.migrator.appliedIdentifiers(db) }
-        #expect(applied.contains("v1"))
+        #expect(applied.contains("v1") && applied.contains("v2"))
     }
 }

@@ -15,12 +15,19 @@ import Synchronization
 /// `callbacks.retry_schedule_seconds` with ±20 % jitter, never sooner than `Retry-After`, then fails.
 /// A URL outside the client's `callback_url_prefixes` is never contacted.
 ///
+/// The outbox is storage: a callback waiting for its retry time is a row with a due time, not a
+/// timer in memory. Memory holds only the callbacks loaded for delivery, at most ``perOriginLoad``
+/// per origin and ``maxLoaded`` in all; one wake-up is armed for the earliest due time, and the
+/// outbox is read again whenever room frees up (SPEC §8).
+///
 /// Deliveries are scheduled per destination origin (scheme, host, port): at most
 /// `callbacks.max_concurrent_per_origin` in flight to one origin and `callbacks.max_concurrent` in
-/// all, the free slots going round-robin to the origins with callbacks due. A callback waiting for
-/// its retry time holds no slot. So a dead or slow receiver delays only its own origin's callbacks:
-/// it holds `max_concurrent_per_origin` slots however long its backlog, and every other origin's
-/// callbacks keep going out.
+/// all, the free slots going round-robin to the origins with callbacks due. So a dead or slow
+/// receiver delays only its own origin's callbacks: it holds `max_concurrent_per_origin` slots
+/// however long its backlog, and every other origin's callbacks keep going out.
+///
+/// `@unchecked Sendable`: the `let`s are Sendable; every `var` is confined to ``queue`` (each is
+/// touched only from methods marked "on `queue`" or from blocks submitted to it).
 public final class CallbackDelivery: @unchecked Sendable {
     let store: JobStore
     let configuration: RenamerConfiguration
@@ -30,26 +37,41 @@ public final class CallbackDelivery: @unchecked Sendable {
     let metrics: any MetricsFactory
     let maxConcurrent: Int
     let maxConcurrentPerOrigin: Int
+    /// Callbacks held in memory per origin (due or in flight), and in all.
+    let perOriginLoad: Int
+    let maxLoaded: Int
     /// Uniform random factor for jitter; injectable for tests.
     let random: @Sendable (ClosedRange<Double>) -> Double
     let queue = DispatchQueue(label: "asset-renamer.callbacks")
 
-    /// The callbacks due for one origin, and how many of its deliveries are in flight.
+    /// The callbacks loaded for one origin, and how many of its deliveries are in flight.
     struct Lane {
         var due: Deque<String> = []
         var inFlight = 0
+
+        var held: Int { due.count + inFlight }
     }
 
     // Confined to `queue`.
-    private var lanes: [CallbackOrigin: Lane] = [:]
+    private var lanes: [String: Lane] = [:]
     /// Origins with a callback due and a free slot of their own, in the order they get the next
     /// free global slot (each appears once: ``inReady``).
-    private var ready: Deque<CallbackOrigin> = []
-    private var inReady: Set<CallbackOrigin> = []
+    private var ready: Deque<String> = []
+    private var inReady: Set<String> = []
+    /// Ids in a lane or in flight: never loaded twice.
+    private var loaded: Set<String> = []
+    /// Storage may hold due callbacks that did not fit in memory.
+    private var overflow = false
+    private var refilling = false
+    private var refillAgain = false
+    /// Ids whose delivery ended while a refill read the outbox: that read may predate their write.
+    private var endedDuringRefill: Set<String> = []
+    /// The armed wake-up (one for all callbacks); a later arming with an earlier time replaces it.
+    private var wakeAt: Date?
+    private var stopped = false
     // Written on `queue`, read anywhere (metrics).
     private let dueCount = Atomic<Int>(0)
     private let inFlightCount = Atomic<Int>(0)
-    private let retryingCount = Atomic<Int>(0)
 
     public init(
         configuration: RenamerConfiguration,
@@ -68,79 +90,59 @@ public final class CallbackDelivery: @unchecked Sendable {
         self.metrics = metrics
         maxConcurrent = configuration.callbacks.maxConcurrent
         maxConcurrentPerOrigin = configuration.callbacks.maxConcurrentPerOrigin
+        perOriginLoad = max(8, 4 * configuration.callbacks.maxConcurrentPerOrigin)
+        maxLoaded = max(256, 8 * configuration.callbacks.maxConcurrent)
         self.random = random
     }
 
-    /// Creates the job's event and starts delivering it; for a job that just became final.
-    public func jobFinal(_ job: RenameJob) {
-        guard job.status == .completed || job.status == .failed else {
-            // A cancelled job has nothing to report: the caller cancelled it.
-            if job.status == .cancelled, job.callback.status == .pending {
-                store.update(job.id, now: clock.now()) { $0.callback.status = .none }
-            }
-            return
-        }
-        guard job.callback.url != nil, job.callbackEvent == nil else { return }
-        let now = clock.now()
-        let body = JSONWriter.encode(
-            EventBody(type: job.status == .completed ? "rename.completed" : "rename.failed", timestamp: now, data: job)
-        )
-        let event = RenameJob.CallbackEvent(id: "evt_" + SecureRandom.hexToken(byteCount: 16), body: body, nextAttemptAt: now)
-        store.update(job.id, now: now) { $0.callbackEvent = event }
-        queue.async { [self] in enqueue(job.id) }
+    /// Starts delivering what the outbox holds (at start-up, after recovery).
+    public func start() {
+        queue.async { [self] in refill() }
     }
 
-    /// Resumes delivery of an event whose next attempt is due at `job.callbackEvent.nextAttemptAt`.
-    public func resume(_ job: RenameJob) {
-        guard let due = job.callbackEvent?.nextAttemptAt else { return }
-        let delay = due.timeIntervalSince(clock.now())
+    /// A job just became final: its event goes out at once if there is room in memory, else it
+    /// waits in the outbox for the next read.
+    public func deliver(_ job: RenameJob) {
+        guard job.callbackEvent?.nextAttemptAt != nil, let origin = job.pendingCallbackOrigin else { return }
         queue.async { [self] in
-            if delay > 0 {
-                waitThenEnqueue(job.id, after: delay)
-            } else {
-                enqueue(job.id)
+            if !load(job.id, origin: origin) {
+                overflow = true
+                armWake(at: clock.now().addingTimeInterval(1))
             }
+            pump()
         }
+    }
+
+    /// Stops starting deliveries (shutdown); those in flight finish, the rest stay in the outbox.
+    public func stop() {
+        queue.async { [self] in stopped = true }
     }
 
     /// How many callbacks wait for a slot, are in flight, and wait for their retry time (metrics).
-    public var backlog: (due: Int, inFlight: Int, retrying: Int) {
-        (dueCount.load(ordering: .relaxed), inFlightCount.load(ordering: .relaxed), retryingCount.load(ordering: .relaxed))
+    public func backlog() async -> (due: Int, inFlight: Int, retrying: Int) {
+        let now = clock.now()
+        let pending = (try? await store.storage.callbackBacklog(now: now)) ?? (due: 0, waiting: 0)
+        let loadedDue = dueCount.load(ordering: .relaxed)
+        let inFlight = inFlightCount.load(ordering: .relaxed)
+        // The outbox's due rows include the ones loaded (due or in flight).
+        return (max(loadedDue, pending.due - inFlight), inFlight, pending.waiting)
     }
 
-    /// The Standard Webhooks payload: `{"type", "timestamp", "data": job}`.
-    struct EventBody: JSONWritable {
-        var type: String
-        var timestamp: Date
-        var data: RenameJob
+    // MARK: - Scheduling (on `queue`)
 
-        func write(to json: inout JSONWriter) {
-            json.object { json in
-                json.field("type", type)
-                json.field("timestamp", timestamp as Date?)
-                json.field("data", data)
-            }
-        }
-    }
-
-    // MARK: - On `queue`
-
-    /// A callback is due: it joins its origin's lane.
-    private func enqueue(_ id: String) {
-        guard let job = store.job(id), let url = job.callback.url, job.callbackEvent?.nextAttemptAt != nil else { return }
-        guard let origin = CallbackOrigin(url) else {
-            logger.error("callback URL has no origin; not contacted", metadata: ["job_id": "\(id)"])
-            end(id, status: .failed, lastStatus: nil, countAttempt: false)
-            return
-        }
+    /// Puts a due callback in its origin's lane if memory has room; false when it does not.
+    private func load(_ id: String, origin: String) -> Bool {
+        if loaded.contains(id) { return true }
+        guard lanes[origin, default: Lane()].held < perOriginLoad, loaded.count < maxLoaded else { return false }
+        loaded.insert(id)
         lanes[origin, default: Lane()].due.append(id)
         dueCount.add(1, ordering: .relaxed)
         markReady(origin)
-        pump()
+        return true
     }
 
     /// Puts `origin` in line for a slot if it has a callback due and a free slot of its own.
-    private func markReady(_ origin: CallbackOrigin) {
+    private func markReady(_ origin: String) {
         guard let lane = lanes[origin], !lane.due.isEmpty, lane.inFlight < maxConcurrentPerOrigin, !inReady.contains(origin) else { return }
         ready.append(origin)
         inReady.insert(origin)
@@ -148,106 +150,159 @@ public final class CallbackDelivery: @unchecked Sendable {
 
     /// Starts deliveries while global slots are free, one origin at a time, round-robin.
     private func pump() {
-        while inFlightCount.load(ordering: .relaxed) < maxConcurrent, let origin = ready.popFirst() {
+        while !stopped, inFlightCount.load(ordering: .relaxed) < maxConcurrent, let origin = ready.popFirst() {
             inReady.remove(origin)
             guard var lane = lanes[origin], lane.inFlight < maxConcurrentPerOrigin, let id = lane.due.popFirst() else { continue }
             dueCount.subtract(1, ordering: .relaxed)
-            if attempt(id, origin: origin) { lane.inFlight += 1 }
+            lane.inFlight += 1
             lanes[origin] = lane
+            inFlightCount.add(1, ordering: .relaxed)
+            Task { [self] in
+                let retryAt = await attempt(id)
+                queue.async { [self] in ended(id, origin: origin, retryAt: retryAt) }
+            }
             markReady(origin)
-            forgetIfIdle(origin)
         }
     }
 
-    private func forgetIfIdle(_ origin: CallbackOrigin) {
-        if let lane = lanes[origin], lane.due.isEmpty, lane.inFlight == 0 { lanes[origin] = nil }
+    /// One delivery ended: its slot and memory free up.
+    private func ended(_ id: String, origin: String, retryAt: Date?) {
+        inFlightCount.subtract(1, ordering: .relaxed)
+        lanes[origin]?.inFlight -= 1
+        loaded.remove(id)
+        if refilling { endedDuringRefill.insert(id) }
+        if let lane = lanes[origin], lane.held == 0 { lanes[origin] = nil }
+        markReady(origin)
+        if let retryAt { armWake(at: retryAt) }
+        if overflow { refill() }
+        pump()
     }
 
-    /// Sends one attempt; false when the callback may not go out at all (it ends as failed).
-    private func attempt(_ id: String, origin: CallbackOrigin) -> Bool {
-        guard let job = store.job(id), let event = job.callbackEvent, event.nextAttemptAt != nil, let url = job.callback.url else { return false }
+    /// Reads the outbox for due callbacks (one read at a time; a request meanwhile runs another).
+    private func refill() {
+        guard !stopped else { return }
+        guard !refilling else {
+            refillAgain = true
+            return
+        }
+        refilling = true
+        endedDuringRefill = []
+        let now = clock.now()
+        let (perOrigin, maxOrigins) = (perOriginLoad, maxLoaded)
+        Task { [self] in
+            // Everything recorded before this read (outcomes of ended deliveries) is visible to it.
+            try? await store.storage.sync()
+            let due = try? await store.storage.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins)
+            let next = try? await store.storage.nextCallbackDue(after: now)
+            queue.async { [self] in refilled(due, next: next, readFailed: due == nil) }
+        }
+    }
+
+    private func refilled(_ due: [(origin: String, ids: [String])]?, next: Date?, readFailed: Bool) {
+        refilling = false
+        overflow = readFailed
+        for (origin, ids) in due ?? [] {
+            for id in ids where !endedDuringRefill.contains(id) {
+                if !load(id, origin: origin) { overflow = true }
+            }
+            if ids.count == perOriginLoad { overflow = true }
+        }
+        endedDuringRefill = []
+        if let next { armWake(at: next) }
+        if readFailed {
+            logger.warning("cannot read the callback outbox; retrying in 1 s")
+            armWake(at: clock.now().addingTimeInterval(1))
+        }
+        pump()
+        if refillAgain {
+            refillAgain = false
+            refill()
+        }
+    }
+
+    /// Makes sure the outbox is read again no later than `due`.
+    private func armWake(at due: Date) {
+        if let wakeAt, wakeAt <= due { return }
+        wakeAt = due
+        clock.schedule(after: due.timeIntervalSince(clock.now()), on: queue) { [self] in
+            guard wakeAt == due else { return }  // an earlier wake-up replaced this one
+            wakeAt = nil
+            refill()
+        }
+    }
+
+    // MARK: - One attempt (off `queue`)
+
+    /// Sends the job's event once and records the outcome; returns when the next attempt is due.
+    private func attempt(_ id: String) async -> Date? {
+        let found: RenameJob?
+        do {
+            found = try await store.job(id)
+        } catch {
+            logger.warning("cannot read a callback's job; retrying in 1 s", metadata: ["job_id": "\(id)", "error": "\(error)"])
+            return clock.now().addingTimeInterval(1)
+        }
+        guard let job = found, let event = job.callbackEvent, event.nextAttemptAt != nil, let url = job.callback.url else { return nil }
         guard let client = configuration.clients[job.client], CallbackURLPolicy.allowed(url, prefixes: client.callbackURLPrefixes),
-            !client.callbackSecrets.isEmpty
+            !client.callbackSecrets.isEmpty, CallbackOrigin(url) != nil
         else {
             logger.error("callback URL not allowed for client; not contacted", metadata: ["job_id": "\(id)", "client": "\(job.client)"])
-            end(id, status: .failed, lastStatus: nil, countAttempt: false)
-            return false
+            await end(id, status: .failed, lastStatus: nil, countAttempt: false)
+            return nil
         }
-        inFlightCount.add(1, ordering: .relaxed)
         let timestamp = Int64(clock.now().timeIntervalSince1970)
         let signature = StandardWebhooks(secrets: client.callbackSecrets).signatureHeader(id: event.id, timestamp: timestamp, body: event.body)
         let headers = [
             ("Content-Type", "application/json"), ("User-Agent", "asset-renamer"), ("webhook-id", event.id),
             ("webhook-timestamp", String(timestamp)), ("webhook-signature", signature),
         ]
-        let timeout = configuration.callbacks.timeoutSeconds
         let started = ContinuousClock.now
-        Task { [self] in
-            let response = await transport.post(url: url, headers: headers, body: event.body, timeout: timeout)
-            let elapsed = ContinuousClock.now - started
-            queue.async { [self] in
-                inFlightCount.subtract(1, ordering: .relaxed)
-                lanes[origin]?.inFlight -= 1
-                Timer(label: "renamer_callback_duration_seconds", factory: metrics).recordNanoseconds(
-                    elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-                )
-                delivered(id, response)
-                markReady(origin)
-                forgetIfIdle(origin)
-                pump()
-            }
-        }
-        return true
-    }
-
-    private func delivered(_ id: String, _ response: CallbackResponse) {
+        let response = await transport.post(url: url, headers: headers, body: event.body, timeout: configuration.callbacks.timeoutSeconds)
+        Timer(label: "renamer_callback_duration_seconds", factory: metrics).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         switch response {
         case .status(let status, _) where (200...299).contains(status):
-            end(id, status: .delivered, lastStatus: status)
+            await end(id, status: .delivered, lastStatus: status)
         case .status(410, _):
-            end(id, status: .gone, lastStatus: 410)
+            await end(id, status: .gone, lastStatus: 410)
         case .status(let status, let retryAfter):
-            retryOrFail(id, lastStatus: status, retryAfter: retryAfter)
+            return await retryOrFail(job, lastStatus: status, retryAfter: retryAfter)
         case .failed(let reason):
             logger.info("callback attempt failed", metadata: ["job_id": "\(id)", "reason": "\(reason)"])
-            retryOrFail(id, lastStatus: nil, retryAfter: nil)
+            return await retryOrFail(job, lastStatus: nil, retryAfter: nil)
         }
+        return nil
     }
 
-    private func retryOrFail(_ id: String, lastStatus: Int?, retryAfter: Double?) {
-        guard let job = store.job(id) else { return }
+    private func retryOrFail(_ job: RenameJob, lastStatus: Int?, retryAfter: Double?) async -> Date? {
         let schedule = configuration.callbacks.retryScheduleSeconds
         let attemptsSoFar = job.callback.attempts + 1
         guard attemptsSoFar <= schedule.count else {
-            end(id, status: .failed, lastStatus: lastStatus)
-            return
+            await end(job.id, status: .failed, lastStatus: lastStatus)
+            return nil
         }
         let delay = max(schedule[attemptsSoFar - 1] * random(0.8...1.2), retryAfter ?? 0)
         let now = clock.now()
-        store.update(id, now: now) { job in
-            job.callback.attempts += 1
-            job.callback.lastStatus = lastStatus
-            job.callbackEvent?.nextAttemptAt = now.addingTimeInterval(delay)
+        let due = now.addingTimeInterval(delay)
+        do {
+            try await store.transitionSettled(job.id, now: now) { job throws(JobTransitionError) in
+                try job.scheduleCallbackRetry(lastStatus: lastStatus, due: due)
+            }
+        } catch {
+            logger.error("cannot record a callback retry", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
+            return clock.now().addingTimeInterval(1)
         }
         Counter(label: "renamer_callbacks_total", dimensions: [("outcome", "retry")], factory: metrics).increment()
-        waitThenEnqueue(id, after: delay)
+        return due
     }
 
-    /// A callback waiting for its next attempt: it holds no slot until it is due.
-    private func waitThenEnqueue(_ id: String, after delay: Double) {
-        retryingCount.add(1, ordering: .relaxed)
-        clock.schedule(after: delay, on: queue) { [self] in
-            retryingCount.subtract(1, ordering: .relaxed)
-            enqueue(id)
-        }
-    }
-
-    private func end(_ id: String, status: RenameJob.Callback.Status, lastStatus: Int?, countAttempt: Bool = true) {
-        store.update(id, now: clock.now()) { job in
-            if countAttempt { job.callback.attempts += 1 }
-            job.callback.lastStatus = lastStatus
-            job.callback.status = status
-            job.callbackEvent?.nextAttemptAt = nil
+    private func end(_ id: String, status: RenameJob.Callback.Status, lastStatus: Int?, countAttempt: Bool = true) async {
+        do {
+            try await store.transitionSettled(id, now: clock.now()) { job throws(JobTransitionError) in
+                try job.endCallback(status, lastStatus: lastStatus, countAttempt: countAttempt)
+            }
+        } catch {
+            logger.error("cannot record a callback's end", metadata: ["job_id": "\(id)", "error": "\(error)"])
+            return
         }
         Counter(label: "renamer_callbacks_total", dimensions: [("outcome", status.rawValue)], factory: metrics).increment()
         logger.info("callback \(status.rawValue)", metadata: ["job_id": "\(id)", "last_status": "\(lastStatus.map(String.init) ?? "none")"])

@@ -75,7 +75,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
             guard tracked[job.id] == nil else { return }
             // The job as the store has it now, not the caller's copy: a notification that arrived
             // since that copy was read found the job untracked, so its `notifiedAt` counts here.
-            let job = store.job(job.id) ?? job
+            let job = store.workingJob(job.id) ?? job
             let expiresAt = clock.now().addingTimeInterval(cloud.invalidation.maxWaitSeconds)
             tracked[job.id] = Tracking(method: method, expiresAt: expiresAt)
             armSweep(at: expiresAt)
@@ -159,7 +159,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     }
 
     private func startProbe(_ id: String) {
-        guard let job = store.job(id), let cloud = configuration.clouds[job.cloud] else {
+        guard let job = store.workingJob(id), let cloud = configuration.clouds[job.cloud] else {
             tracked[id] = nil
             return
         }
@@ -194,18 +194,14 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     private func finish(_ id: String, _ status: RenameJob.Invalidation.Status) {
         guard let tracking = tracked.removeValue(forKey: id) else { return }
         let now = clock.now()
-        guard
-            let job = store.update(
-                id,
-                now: now,
-                { job in
-                    guard job.status == .confirmingInvalidation else { return }
-                    job.status = .completed
-                    job.invalidation.status = status
-                    if status == .confirmed { job.invalidation.confirmedAt = now }
-                }
-            ), job.status == .completed
-        else { return }
+        let job: RenameJob
+        do {
+            job = try store.transition(id, now: now) { job throws(JobTransitionError) in try job.finishInvalidation(status, at: now) }
+        } catch {
+            // Only the confirmer moves a confirming job, and only once (``tracked`` holds it).
+            error.report(logger: logger, metrics: metrics)
+            return
+        }
         Counter(
             label: "renamer_invalidations_total",
             dimensions: [("method", tracking.method.rawValue), ("outcome", status.rawValue)],

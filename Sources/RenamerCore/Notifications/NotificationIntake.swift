@@ -26,27 +26,35 @@ public struct NotificationIntake: Sendable {
     }
 
     /// Handles one verified notification body for `cloud`.
-    public func handle(cloud: String, jobHint: String?, body: [String: JSONValue]) -> Result {
+    ///
+    /// Jobs waiting for a notification are in memory; a job that already finished is read from
+    /// storage by the `job` hint (the daemon's `notification_url` always carries it) and the
+    /// notification is `accepted` without changing it.
+    public func handle(cloud: String, jobHint: String?, body: [String: JSONValue]) async -> Result {
         guard case .string("rename")? = body["notification_type"],
             case .string(let from)? = body["from_public_id"],
             case .string(let to)? = body["to_public_id"]
         else { return .ignored }
         let resourceType = Self.string(body["resource_type"])
         let type = Self.string(body["type"])
-        let candidates = store.jobs(cloud: cloud, from: from, to: to).filter { job in
-            (resourceType == nil || resourceType == job.resourceType.rawValue)
+        func matches(_ job: RenameJob) -> Bool {
+            job.cloud == cloud && job.fromPublicID == from && job.toPublicID == to
+                && (resourceType == nil || resourceType == job.resourceType.rawValue)
                 && (type == nil || type == job.type.rawValue || type == (job.toType ?? job.type).rawValue)
         }
+        let candidates = store.jobs(cloud: cloud, from: from, to: to).filter(matches)
         let awaiting = candidates.filter { $0.status == .renaming || $0.status == .confirmingInvalidation }
         guard
             let target = candidates.first(where: { $0.id == jobHint })
                 ?? awaiting.first(where: { $0.notifiedAt == nil }) ?? awaiting.first ?? candidates.last
         else {
+            if let jobHint, let finished = try? await store.job(jobHint), matches(finished) { return .accepted }
             logger.info("notification matches no job", metadata: ["cloud": "\(cloud)"])
             return .ignored
         }
         let now = clock.now()
-        if let job = store.update(target.id, now: now, { if $0.notifiedAt == nil { $0.notifiedAt = now } }) {
+        // The job may have settled and left memory since it was found: nothing is waiting for it then.
+        if let job = try? store.transition(target.id, now: now, { $0.noteNotification(at: now) }) {
             logger.info("rename notification verified", metadata: ["job_id": "\(job.id)", "cloud": "\(cloud)"])
             confirmer.notificationArrived(job)
         }

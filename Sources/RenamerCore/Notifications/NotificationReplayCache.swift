@@ -64,12 +64,12 @@ public final class NotificationReplayCache: Sendable {
     private let state = Mutex(State())
     private let retention: Double
     private let capacity: Int
-    private let journal: any JobJournal
+    private let storage: (any JobStorage)?
 
-    public init(retentionSeconds: Double, capacity: Int = 1_000_000, journal: any JobJournal = NoJournal()) {
+    public init(retentionSeconds: Double, capacity: Int = 1_000_000, storage: (any JobStorage)? = nil) {
         retention = retentionSeconds
         self.capacity = capacity
-        self.journal = journal
+        self.storage = storage
     }
 
     /// Loads the entries a journal kept (their text form, `timestamp:signature`).
@@ -105,7 +105,7 @@ public final class NotificationReplayCache: Sendable {
             state.expiries[key] = expiry
             state.order.append((key, expiry))
         }
-        journal.recordNotification(key: Self.text(timestamp: timestamp, signature: signature), expiresAt: expiry)
+        storage?.recordNotification(key: Self.text(timestamp: timestamp, signature: signature), expiresAt: expiry)
     }
 
     public var count: Int { state.withLock { $0.expiries.count } }

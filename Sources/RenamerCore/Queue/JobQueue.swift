@@ -149,18 +149,20 @@ public final class JobQueue: @unchecked Sendable {
     /// Cancels a job that has not called Cloudinary yet.
     ///
     /// - Returns: The job as it is now; its status says whether the cancel took effect.
-    public func cancel(_ id: String, client: String) -> RenameJob? {
-        guard store.job(id, client: client) != nil else { return nil }
-        let job = store.update(id, now: clock.now()) { job in
-            if job.status == .queued { job.status = .cancelled }
+    public func cancel(_ id: String, client: String) async throws(StorageError) -> RenameJob? {
+        guard let current = try await store.job(id, client: client) else { return nil }
+        let job: RenameJob
+        do {
+            job = try store.transition(id, now: clock.now()) { job throws(JobTransitionError) in try job.cancel(at: clock.now()) }
+        } catch {
+            // Dispatched (or finished) first: the caller gets the job as it is (409).
+            return store.workingJob(id) ?? current
         }
-        if let job, job.status == .cancelled {
-            scheduler.async { [self] in
-                guard entries[id] != nil else { return }
-                finished(job)
-                endRenamePhase(id)
-                onRenamePhaseEnded(job)
-            }
+        scheduler.async { [self] in
+            guard entries[id] != nil else { return }
+            finished(job)
+            endRenamePhase(id)
+            onRenamePhaseEnded(job)
         }
         return job
     }
@@ -227,12 +229,21 @@ public final class JobQueue: @unchecked Sendable {
 
     private func start(_ id: String) {
         guard var entry = entries[id] else { return }
-        let now = clock.now()
-        guard let job = store.update(id, now: now, { if $0.status == .queued { $0.status = .renaming } }),
-            job.status == .renaming,
-            let cloud = configuration.clouds[job.cloud]
-        else {
-            // Cancelled (or otherwise settled) while it waited.
+        let job: RenameJob
+        do {
+            // A retry, or a job recovered mid-rename, is renaming already.
+            if let current = store.workingJob(id), current.status == .renaming {
+                job = current
+            } else {
+                job = try store.transition(id, now: clock.now()) { job throws(JobTransitionError) in try job.startRenaming() }
+            }
+        } catch {
+            // Cancelled while it waited: the race cancel is allowed to win.
+            if case .illegal(_, .cancelled, _) = error {} else { error.report(logger: logger, metrics: metrics) }
+            endRenamePhase(id)
+            return
+        }
+        guard let cloud = configuration.clouds[job.cloud] else {
             endRenamePhase(id)
             return
         }
@@ -265,21 +276,13 @@ public final class JobQueue: @unchecked Sendable {
         let now = clock.now()
         switch result {
         case .renamed(let renameResult):
-            let job = store.update(id, now: now) { job in
-                job.status = job.invalidate ? .confirmingInvalidation : .completed
-                job.result = renameResult
-                job.error = nil
-                job.invalidation.status = job.invalidate ? .pending : .notRequested
-            }
+            let job = settle(id) { job throws(JobTransitionError) in try job.renamed(renameResult, at: now) }
             finished(job)
             logger.info("renamed", metadata: ["job_id": "\(id)", "cloud": "\(entry.cloud)", "public_id": "\(renameResult.publicID)"])
             endRenamePhase(id)
             if let job { onRenamePhaseEnded(job) }
         case .failed(let error):
-            let job = store.update(id, now: now) { job in
-                job.status = .failed
-                job.error = error
-            }
+            let job = settle(id) { job throws(JobTransitionError) in try job.fail(error, at: now) }
             finished(job)
             logger.warning("rename failed", metadata: ["job_id": "\(id)", "cloud": "\(entry.cloud)", "code": "\(error.code)"])
             endRenamePhase(id)
@@ -305,6 +308,17 @@ public final class JobQueue: @unchecked Sendable {
             if delay > 0 { clock.schedule(after: delay, on: scheduler, requeue) } else { scheduler.async(execute: requeue) }
         }
         pump()
+    }
+
+    /// Ends the job's rename phase in the store; a refused move is a bug (nothing else moves a
+    /// job that is renaming), logged and counted.
+    private func settle(_ id: String, _ move: (inout RenameJob) throws(JobTransitionError) -> Void) -> RenameJob? {
+        do {
+            return try store.transition(id, now: clock.now(), move)
+        } catch {
+            error.report(logger: logger, metrics: metrics)
+            return nil
+        }
     }
 
     private func updateDepth() {
@@ -385,12 +399,18 @@ public final class JobQueue: @unchecked Sendable {
         guard job.attempts < retry.maxAttempts else {
             return (.failed(.init(code: "max_attempts_exceeded", message: "gave up after \(job.attempts) attempts")), .lookup)
         }
-        let attempts = store.update(job.id, now: clock.now()) { $0.attempts += 1 }?.attempts ?? job.attempts + 1
+        let attempts: Int
+        do {
+            attempts = try store.transition(job.id, now: clock.now()) { job throws(JobTransitionError) in try job.countAttempt() }.attempts
+        } catch {
+            error.report(logger: logger, metrics: metrics)
+            return (.failed(.init(code: "internal", message: "the job left the queue")), .notSent)
+        }
         // The attempt must be durable before the call: after a crash it is reconciled, never repeated blind.
         do {
-            try await store.journal.sync()
+            try await store.storage.sync()
         } catch {
-            store.update(job.id, now: clock.now()) { $0.attempts -= 1 }
+            _ = try? store.transition(job.id, now: clock.now()) { $0.withdrawAttempt() }
             logger.error("journal unavailable; rename postponed", metadata: ["job_id": "\(job.id)"])
             return (.retry(delay: retry.delay(afterAttempts: attempts, retryAfter: nil), pauseCloud: false, next: .attempt), .notSent)
         }

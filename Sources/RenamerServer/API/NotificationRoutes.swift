@@ -94,7 +94,7 @@ struct NotificationRoutes: Sendable {
             count("invalid")
             throw Problem(.badRequest, "malformed-json", "notification body is not a JSON object")
         }
-        let result = intake.handle(cloud: cloudName, jobHint: query["job"].map(String.init), body: object)
+        let result = await intake.handle(cloud: cloudName, jobHint: query["job"].map(String.init), body: object)
         replayCache.remember(timestamp: pair.0, signature: pair.1, now: now)
         count(result.rawValue)
         return Self.answer(result)

@@ -7,13 +7,12 @@ import RenamerConfig
 import RenamerCore
 import RenamerCrypto
 
-/// The caller API under `/v1/renames` (SPEC §2): translates HTTP into calls on the job store and queue.
+/// The caller API under `/v1/renames` (SPEC §2): translates HTTP into calls on ``JobLifecycle``.
 ///
 /// Checks run in the order SPEC §10 fixes: 401 → 415 → 413 → 400 → 422 → 403 → 409/429.
 struct RenameRoutes: Sendable {
     let configuration: RenamerConfiguration
-    let store: JobStore
-    let queue: JobQueue
+    let lifecycle: JobLifecycle
     let readiness: Readiness
     let metrics: RenamerMetrics
     /// Made once: the factory's lookup costs per request.
@@ -24,8 +23,7 @@ struct RenameRoutes: Sendable {
 
     init(_ components: RenamerComponents) {
         configuration = components.configuration
-        store = components.store
-        queue = components.queue
+        lifecycle = components.lifecycle
         readiness = components.readiness
         metrics = components.metrics
         acceptedCounter = components.metrics.counter("renamer_renames_accepted_total")
@@ -37,9 +35,9 @@ struct RenameRoutes: Sendable {
     func register(on router: Router<RenamerRequestContext>) {
         let group = router.group("v1/renames")
         group.post { request, context in await respond { try await submit(request, context) } }
-        group.get { request, _ in await respond { try list(request) } }
-        group.get(":id") { request, context in await respond { try show(request, context) } }
-        group.delete(":id") { request, context in await respond { try cancel(request, context) } }
+        group.get { request, _ in await respond { try await list(request) } }
+        group.get(":id") { request, context in await respond { try await show(request, context) } }
+        group.delete(":id") { request, context in await respond { try await cancel(request, context) } }
     }
 
     /// Turns a thrown ``Problem`` into its response and counts rejections.
@@ -48,6 +46,8 @@ struct RenameRoutes: Sendable {
             return try await body()
         } catch let problem as Problem {
             return problem.response
+        } catch let error as StorageError {
+            return Problem.unavailable("storage cannot be read: \(error.description)", retryAfter: 5).response
         } catch {
             return Problem(.internalServerError, "internal", "unexpected error").response
         }
@@ -105,48 +105,46 @@ struct RenameRoutes: Sendable {
             throw reject("invalid", Problem(.unprocessableContent, "validation", "the rename has invalid fields", errors: errors))
         }
         let cloud = try authorize(rename, client: client)
-        let callbackURL = rename.callbackURL ?? client.defaultCallbackURL
-
-        if let key = idempotencyKey {
-            switch store.reserve(client: client.name, key: key, body: body) {
-            case .fresh:
-                break
-            case .replay(let job):
-                return jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)", .idempotentReplayed: "true"])
-            case .mismatch:
-                throw reject(
-                    "idempotency_mismatch",
-                    Problem(.unprocessableContent, "idempotency-mismatch", "Idempotency-Key was used with a different body")
-                )
-            case .inFlight:
-                throw reject(
-                    "idempotency_in_flight",
-                    Problem(.conflict, "idempotency-in-flight", "a request with this Idempotency-Key is still being accepted")
-                )
-            }
+        let order = RenameOrder(
+            cloud: cloud,
+            fromPublicID: rename.fromPublicID,
+            toPublicID: rename.toPublicID,
+            resourceType: rename.resourceType,
+            type: rename.type,
+            toType: rename.toType,
+            overwrite: rename.overwrite,
+            invalidate: rename.invalidate,
+            clientReference: rename.clientReference,
+            callbackURL: rename.callbackURL ?? client.defaultCallbackURL
+        )
+        let acceptance = await lifecycle.accept(order, client: client.name, idempotencyKey: idempotencyKey, body: body) {
+            rateLimiter.admit(client.name)
         }
-        if let wait = rateLimiter.admit(client.name) {
-            if let key = idempotencyKey { store.releaseReservation(client: client.name, key: key) }
+        switch acceptance {
+        case .accepted(let job):
+            acceptedCounter.increment()
+            context.logger.info("rename accepted", metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"])
+            return jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)"])
+        case .replayed(let job):
+            return jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)", .idempotentReplayed: "true"])
+        case .idempotencyMismatch:
+            throw reject(
+                "idempotency_mismatch",
+                Problem(.unprocessableContent, "idempotency-mismatch", "Idempotency-Key was used with a different body")
+            )
+        case .idempotencyInFlight:
+            throw reject(
+                "idempotency_in_flight",
+                Problem(.conflict, "idempotency-in-flight", "a request with this Idempotency-Key is still being accepted")
+            )
+        case .rateLimited(let wait):
             throw reject("rate_limited", .tooManyRequests("rate-limited", "client is over its request rate", retryAfter: Int(wait.rounded(.up))))
-        }
-        let job = newJob(rename, client: client, cloud: cloud, callbackURL: callbackURL)
-        guard store.insert(job, idempotencyKey: idempotencyKey, body: body, capacity: configuration.queue.capacity) else {
+        case .queueFull:
             throw reject("queue_full", .tooManyRequests("queue-full", "the queue is full", retryAfter: 5))
-        }
-        // 202 is a promise: the job is durable before it is answered, and only then may a request
-        // with the same key be answered with it (until now it got 409).
-        do {
-            try await store.journal.sync()
-        } catch {
-            store.remove([job.id])
-            context.logger.error("journal unavailable; rename refused", metadata: ["error": "\(error)"])
+        case .storageUnavailable(let reason):
+            context.logger.error("journal unavailable; rename refused", metadata: ["error": "\(reason)"])
             throw reject("journal_unavailable", .unavailable("the journal cannot be written", retryAfter: 5))
         }
-        if let key = idempotencyKey { store.commitIdempotencyKey(client: client.name, key: key, jobID: job.id) }
-        queue.enqueue(job)
-        acceptedCounter.increment()
-        context.logger.info("rename accepted", metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"])
-        return jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)"])
     }
 
     /// Scope checks (403): cloud, public-ID prefixes, callback URL prefixes. Returns the cloud name.
@@ -171,59 +169,28 @@ struct RenameRoutes: Sendable {
         return cloud
     }
 
-    private func newJob(_ rename: RenameRequest, client: RenamerConfiguration.Client, cloud: String, callbackURL: String?) -> RenameJob {
-        let now = clock.now()
-        let cloudSettings = configuration.clouds[cloud]
-        var method: RenameJob.Invalidation.Method?
-        if rename.invalidate, let cloudSettings {
-            switch cloudSettings.invalidation.method {
-            case .probe: method = rename.type == .upload ? .probe : .notification
-            case .notification: method = .notification
-            case .delay: method = .delay
-            }
-        }
-        return RenameJob(
-            id: "rn_" + SecureRandom.hexToken(byteCount: 12),
-            client: client.name,
-            status: .queued,
-            cloud: cloud,
-            fromPublicID: rename.fromPublicID,
-            toPublicID: rename.toPublicID,
-            resourceType: rename.resourceType,
-            type: rename.type,
-            toType: rename.toType,
-            overwrite: rename.overwrite,
-            invalidate: rename.invalidate,
-            clientReference: rename.clientReference,
-            attempts: 0,
-            createdAt: now,
-            updatedAt: now,
-            completedAt: nil,
-            result: nil,
-            invalidation: .init(status: rename.invalidate ? .pending : .notRequested, method: method, confirmedAt: nil),
-            error: nil,
-            callback: .init(url: callbackURL, status: callbackURL == nil ? .none : .pending, attempts: 0, lastStatus: nil)
-        )
-    }
-
     // MARK: GET, DELETE
 
-    private func show(_ request: Request, _ context: RenamerRequestContext) throws -> Response {
+    private func show(_ request: Request, _ context: RenamerRequestContext) async throws -> Response {
         let client = try authenticate(request)
-        guard let id = context.parameters.get("id"), let job = store.job(id, client: client.name) else { throw Problem.notFound() }
+        guard let id = context.parameters.get("id"), let job = try await lifecycle.store.job(id, client: client.name) else {
+            throw Problem.notFound()
+        }
         return jobResponse(job, status: .ok)
     }
 
-    private func cancel(_ request: Request, _ context: RenamerRequestContext) throws -> Response {
+    private func cancel(_ request: Request, _ context: RenamerRequestContext) async throws -> Response {
         let client = try authenticate(request)
-        guard let id = context.parameters.get("id"), let job = queue.cancel(id, client: client.name) else { throw Problem.notFound() }
+        guard let id = context.parameters.get("id"), let job = try await lifecycle.cancel(id, client: client.name) else {
+            throw Problem.notFound()
+        }
         guard job.status == .cancelled else {
             throw Problem(.conflict, "already-started", "the job already called Cloudinary (status \(job.status.rawValue))")
         }
         return jobResponse(job, status: .ok)
     }
 
-    private func list(_ request: Request) throws -> Response {
+    private func list(_ request: Request) async throws -> Response {
         let client = try authenticate(request)
         let query = request.uri.queryParameters
         var errors: [Problem.FieldError] = []
@@ -247,7 +214,7 @@ struct RenameRoutes: Sendable {
             if after == nil { errors.append(Self.notACursor) }
         }
         guard errors.isEmpty else { throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: errors) }
-        guard let page = store.list(client: client.name, status: status, limit: limit, after: after) else {
+        guard let page = try await lifecycle.store.list(client: client.name, status: status, limit: limit, after: after) else {
             throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: [Self.notACursor])
         }
         let body = JobPage(items: page.jobs, nextCursor: page.next.map(Self.encodeCursor))

@@ -15,20 +15,24 @@ public struct RenamerComponents: Sendable {
     public let metrics: RenamerMetrics
     public let logger: Logger
     public let clock: any RenamerClock
-    public let store: JobStore
-    public let queue: JobQueue
-    public let confirmer: InvalidationConfirmer
-    public let callbacks: CallbackDelivery
-    public let notifications: NotificationIntake
+    /// The job's path from acceptance to its callback (RenamerCore).
+    public let lifecycle: JobLifecycle
     public let replayCache: NotificationReplayCache
     /// `public_base_url`, completed with the bound port when it was derived from `http.port: 0`.
     public let publicBaseURL: PublicBaseURL
+
+    public var store: JobStore { lifecycle.store }
+    public var queue: JobQueue { lifecycle.queue }
+    public var confirmer: InvalidationConfirmer { lifecycle.confirmer }
+    public var callbacks: CallbackDelivery { lifecycle.callbacks }
+    public var notifications: NotificationIntake { lifecycle.notifications }
 
     /// - Parameters:
     ///   - cloudinary: Cloudinary's API; the real client unless a test substitutes it.
     ///   - prober: CDN probes; real HTTP unless substituted.
     ///   - callbackTransport: Callback delivery; real HTTP (``HTTPCallbackTransport``, configured by
     ///     `callbacks`) unless substituted.
+    ///   - storage: Where jobs live: ``MemoryStorage`` or the SQLite journal.
     ///   - clock: Time for timestamps, retries and backoff.
     public init(
         configuration: RenamerConfiguration,
@@ -36,7 +40,7 @@ public struct RenamerComponents: Sendable {
         cloudinary: (any CloudinaryAPI)? = nil,
         prober: any DeliveryProber = HTTPDeliveryProber(),
         callbackTransport: (any CallbackTransport)? = nil,
-        journal: any JobJournal = NoJournal(),
+        storage: any JobStorage = MemoryStorage(),
         clock: any RenamerClock = SystemClock(),
         retry: RetryPolicy? = nil,
         readiness: Readiness = Readiness(),
@@ -47,44 +51,21 @@ public struct RenamerComponents: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.clock = clock
-        let store = JobStore(journal: journal)
-        self.store = store
-        let callbacks = CallbackDelivery(
-            configuration: configuration,
-            store: store,
-            transport: callbackTransport ?? HTTPCallbackTransport(configuration.callbacks),
-            clock: clock,
-            logger: logger,
-            metrics: metrics.factory
-        )
-        let confirmer = InvalidationConfirmer(
-            configuration: configuration,
-            store: store,
-            prober: prober,
-            clock: clock,
-            logger: logger,
-            metrics: metrics.factory,
-            onCompleted: { callbacks.jobFinal($0) }
-        )
-        self.callbacks = callbacks
-        self.confirmer = confirmer
         let publicBaseURL = PublicBaseURL(configuration.publicBaseURL)
         self.publicBaseURL = publicBaseURL
-        queue = JobQueue(
+        lifecycle = JobLifecycle(
             configuration: configuration,
-            store: store,
+            store: JobStore(storage: storage),
             cloudinary: cloudinary ?? CloudinaryClient(logger: logger),
+            prober: prober,
+            callbackTransport: callbackTransport ?? HTTPCallbackTransport(configuration.callbacks),
             clock: clock,
             retry: retry,
             logger: logger,
             metrics: metrics.factory,
-            publicBaseURL: { publicBaseURL.value },
-            onRenamePhaseEnded: { job in
-                if job.status == .confirmingInvalidation { confirmer.begin(job) } else { callbacks.jobFinal(job) }
-            }
+            publicBaseURL: { publicBaseURL.value }
         )
-        notifications = NotificationIntake(store: store, confirmer: confirmer, clock: clock, logger: logger)
-        replayCache = NotificationReplayCache(retentionSeconds: configuration.notifications.maxAgeSeconds, journal: journal)
+        replayCache = NotificationReplayCache(retentionSeconds: configuration.notifications.maxAgeSeconds, storage: storage)
     }
 }
 
@@ -94,39 +75,11 @@ extension RenamerComponents: CustomStringConvertible {
 }
 
 extension RenamerComponents {
-    /// Loads a journal's contents and resumes every unfinished job and undelivered callback
-    /// (SPEC §8), before the daemon reports ready.
-    ///
-    /// Jobs are resumed in acceptance order, which restores per-asset ordering. A job that was
-    /// mid-rename is reconciled through the Admin API before anything is retried.
-    /// - Returns: How many jobs were resumed.
+    /// Loads the working set from storage and resumes every unfinished job and undelivered
+    /// callback (SPEC §8) before the daemon reports ready (``JobLifecycle/recover(replayCache:)``).
     @discardableResult
-    public func recover(from snapshot: JournalSnapshot) -> Int {
-        store.restore(snapshot)
-        replayCache.restore(snapshot.notifications)
-        var resumed = 0
-        for job in store.allJobs {
-            switch job.status {
-            case .queued:
-                queue.enqueue(job)
-            case .renaming:
-                queue.enqueue(job, recovered: true)
-            case .confirmingInvalidation:
-                confirmer.begin(job)
-            case .completed, .failed:
-                if job.callbackEvent?.nextAttemptAt != nil {
-                    callbacks.resume(job)
-                } else if job.callbackEvent == nil, job.callback.status == .pending {
-                    callbacks.jobFinal(job)
-                } else {
-                    continue
-                }
-            case .cancelled:
-                continue
-            }
-            resumed += 1
-        }
-        return resumed
+    public func recover() async throws(StorageError) -> (startup: StartupState, resumed: Int) {
+        try await lifecycle.recover(replayCache: replayCache)
     }
 }
 

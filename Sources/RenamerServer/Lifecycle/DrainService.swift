@@ -14,29 +14,36 @@ import UnixSignals
 /// everything accepted is already in the journal, and calls cut short are reconciled on restart.
 struct DrainService: Service {
     let components: RenamerComponents
+    /// A second SIGTERM/SIGINT exits at once (`serve`; not in tests or the demo).
+    let exitOnSecondSignal: Bool
 
     func run() async throws {
         // Suspends until SIGTERM/SIGINT (or cancellation).
         try? await gracefulShutdown()
         let logger = components.logger
         // Listen for a second signal before anything can observe the draining state.
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        let impatience = Task {
-            for await signal in signals {
-                logger.notice("second signal: exiting now", metadata: ["signal": "\(signal)"])
-                exit(0)
+        let impatience: Task<Void, Never>? =
+            if exitOnSecondSignal {
+                Task { [signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)] in
+                    for await signal in signals {
+                        logger.notice("second signal: exiting now", metadata: ["signal": "\(signal)"])
+                        exit(0)
+                    }
+                }
+            } else {
+                nil
             }
-        }
         components.readiness.beginDraining()
         logger.info("draining: readiness is now 503, new renames are refused")
-        defer { impatience.cancel() }
+        defer { impatience?.cancel() }
         let deadline = ContinuousClock.now + .milliseconds(Int(components.configuration.shutdown.drainSeconds * 1000))
+        components.callbacks.stop()
         let unfinished = await components.queue.drain(until: deadline)
         if unfinished > 0 {
             logger.warning("drain deadline passed; calls in flight will be reconciled after restart", metadata: ["calls": "\(unfinished)"])
         }
         do {
-            try await components.store.journal.sync()
+            try await components.store.storage.sync()
             logger.info("journal flushed")
         } catch {
             logger.error("journal flush failed", metadata: ["error": "\(error)"])

@@ -4,12 +4,11 @@ import RenamerConfig
 import RenamerCore
 import ServiceLifecycle
 
-/// Purges finished jobs after `storage.retention_days` (and expired notification entries), at
-/// start and then every tenth of the retention period (at most hourly, at least every second), so
-/// the store and the journal stay bounded under steady load.
+/// Purges jobs that finished more than `storage.retention_days` ago (with their idempotency keys)
+/// and expired notification entries from storage, at start and then every tenth of the retention
+/// period (at most hourly, at least every second), so storage stays bounded under steady load.
 struct HousekeepingService: Service {
     let components: RenamerComponents
-    let purgeNotifications: @Sendable (Date) -> Void
 
     var interval: Duration {
         let seconds = min(3600, max(1, components.configuration.storage.retentionDays * 86400 / 10))
@@ -20,20 +19,21 @@ struct HousekeepingService: Service {
         // Graceful shutdown cancels the sleep; that is a normal end, not a failure of the group.
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                purge()
+                await purge()
                 try await Task.sleep(for: interval)
             }
         }
     }
 
-    func purge() {
+    func purge() async {
         let now = components.clock.now()
         let cutoff = now.addingTimeInterval(-components.configuration.storage.retentionDays * 86400)
-        let expired = components.store.finishedJobs(before: cutoff)
-        components.store.remove(expired)
-        purgeNotifications(now)
-        if !expired.isEmpty {
-            components.logger.info("purged finished jobs", metadata: ["count": "\(expired.count)"])
+        components.store.evictSettled()
+        do {
+            let purged = try await components.store.storage.purge(finishedBefore: cutoff, now: now)
+            if purged > 0 { components.logger.info("purged finished jobs", metadata: ["count": "\(purged)"]) }
+        } catch {
+            components.logger.warning("purge failed; retrying at the next round", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -29,12 +29,12 @@ struct OperationsRoutes {
                 return response
             }
         }
-        router.get("metrics") { _, _ in
+        router.get("metrics") { _, _ async in
             // Computed at scrape time: the age of the oldest job still waiting for its rename.
             let oldest = store.oldestUnfinishedRenameCreatedAt.map { clock.now().timeIntervalSince($0) } ?? 0
             metrics.gauge("renamer_queue_oldest_job_age_seconds").record(oldest)
             metrics.gauge("renamer_queue_depth").record(store.unfinishedRenameCount)
-            let backlog = callbacks.backlog
+            let backlog = await callbacks.backlog()
             for (state, count) in [("due", backlog.due), ("in_flight", backlog.inFlight), ("retrying", backlog.retrying)] {
                 metrics.gauge("renamer_callbacks_backlog", [("state", state)]).record(count)
             }

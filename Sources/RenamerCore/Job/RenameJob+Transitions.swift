@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import Metrics
+import RenamerCrypto
+
+/// A move the job's status does not allow, or a job that is not there: the caller decides whether
+/// it lost an expected race (cancel against dispatch) or found a bug (``JobTransitionError/isExpected``).
+public enum JobTransitionError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unknownJob(id: String)
+    case illegal(id: String, from: JobStatus, move: String)
+
+    public var description: String {
+        switch self {
+        case .unknownJob(let id): "job \(id) is not in the working set"
+        case .illegal(let id, let from, let move): "job \(id): \(move) is not allowed from \(from.rawValue)"
+        }
+    }
+}
+
+extension JobTransitionError {
+    /// The move that was refused (`unknown_job` when the job was not there), for the metric label.
+    public var move: String {
+        switch self {
+        case .unknownJob: "unknown_job"
+        case .illegal(_, _, let move): move.replacingOccurrences(of: " ", with: "_")
+        }
+    }
+
+    /// A refused move nobody expected is a bug: one error line and `renamer_illegal_transitions_total`.
+    public func report(logger: Logger, metrics: any MetricsFactory) {
+        logger.error("illegal job transition", metadata: ["error": "\(self)"])
+        Counter(label: "renamer_illegal_transitions_total", dimensions: [("move", move)], factory: metrics).increment()
+    }
+}
+
+/// Every change of a job's status, with the fields that go with it. Only these methods change
+/// ``RenameJob/status``; ``JobStatus/canMove(to:)`` is the table they check.
+extension RenameJob {
+    /// `queued → renaming`: the queue dispatches the job.
+    public mutating func startRenaming() throws(JobTransitionError) {
+        try move(to: .renaming, "start")
+    }
+
+    /// `queued → cancelled` (`DELETE`): the caller asked, so no callback is made.
+    public mutating func cancel(at now: Date) throws(JobTransitionError) {
+        try move(to: .cancelled, "cancel")
+        finalize(at: now)
+    }
+
+    /// Counts an Upload API call about to be made (`renaming` only).
+    public mutating func countAttempt() throws(JobTransitionError) {
+        guard status == .renaming else { throw .illegal(id: id, from: status, move: "count attempt") }
+        attempts += 1
+    }
+
+    /// Takes back an attempt that was never sent (the journal could not record it).
+    public mutating func withdrawAttempt() {
+        attempts = max(0, attempts - 1)
+    }
+
+    /// `renaming → confirming_invalidation`, or `→ completed` when no invalidation was asked for.
+    public mutating func renamed(_ renamed: RenameResult, at now: Date) throws(JobTransitionError) {
+        try move(to: invalidate ? .confirmingInvalidation : .completed, "renamed")
+        result = renamed
+        error = nil
+        invalidation.status = invalidate ? .pending : .notRequested
+        if status == .completed { finalize(at: now) }
+    }
+
+    /// `queued | renaming → failed`.
+    public mutating func fail(_ failure: JobError, at now: Date) throws(JobTransitionError) {
+        try move(to: .failed, "fail")
+        error = failure
+        finalize(at: now)
+    }
+
+    /// `confirming_invalidation → completed`, confirmed or not.
+    public mutating func finishInvalidation(_ outcome: Invalidation.Status, at now: Date) throws(JobTransitionError) {
+        try move(to: .completed, "finish invalidation")
+        invalidation.status = outcome
+        if outcome == .confirmed { invalidation.confirmedAt = now }
+        finalize(at: now)
+    }
+
+    /// A verified `rename` notification for the job arrived (the first one counts).
+    public mutating func noteNotification(at now: Date) {
+        if notifiedAt == nil { notifiedAt = now }
+    }
+
+    /// A callback attempt did not succeed; the next one is due at `due`.
+    public mutating func scheduleCallbackRetry(lastStatus: Int?, due: Date) throws(JobTransitionError) {
+        guard callbackEvent?.nextAttemptAt != nil else { throw .illegal(id: id, from: status, move: "retry callback") }
+        callback.attempts += 1
+        callback.lastStatus = lastStatus
+        callbackEvent?.nextAttemptAt = due
+    }
+
+    /// Callback delivery ended (delivered, gone, failed or not allowed).
+    public mutating func endCallback(_ outcome: Callback.Status, lastStatus: Int?, countAttempt: Bool) throws(JobTransitionError) {
+        guard callbackEvent?.nextAttemptAt != nil else { throw .illegal(id: id, from: status, move: "end callback") }
+        if countAttempt { callback.attempts += 1 }
+        callback.lastStatus = lastStatus
+        callback.status = outcome
+        callbackEvent?.nextAttemptAt = nil
+    }
+
+    /// Gives a final job made before events were fixed at finalization (an older journal) its event.
+    public mutating func prepareCallbackIfMissing(at now: Date) {
+        if status.isFinal && callbackEvent == nil && callback.status == .pending { finalize(at: now) }
+    }
+
+    private mutating func move(to next: JobStatus, _ name: String) throws(JobTransitionError) {
+        guard status.canMove(to: next) else { throw .illegal(id: id, from: status, move: name) }
+        status = next
+    }
+
+    /// The job just became final: its completion time and, for a completed or failed job with a
+    /// callback URL, the callback event, fixed now so every attempt sends the same bytes (SPEC §6).
+    private mutating func finalize(at now: Date) {
+        completedAt = completedAt ?? now
+        updatedAt = now
+        guard status != .cancelled else {
+            if callback.status == .pending { callback.status = .none }
+            return
+        }
+        guard callback.url != nil, callback.status == .pending, callbackEvent == nil else { return }
+        let body = JSONWriter.encode(
+            CallbackEventBody(type: status == .completed ? "rename.completed" : "rename.failed", timestamp: now, data: self)
+        )
+        callbackEvent = CallbackEvent(id: "evt_" + SecureRandom.hexToken(byteCount: 16), body: body, nextAttemptAt: now)
+    }
+}
+
+/// The Standard Webhooks payload: `{"type", "timestamp", "data": job}`.
+struct CallbackEventBody: JSONWritable {
+    var type: String
+    var timestamp: Date
+    var data: RenameJob
+
+    func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("type", type)
+            json.field("timestamp", timestamp as Date?)
+            json.field("data", data)
+        }
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import Logging
+import Metrics
+import RenamerConfig
+import RenamerCrypto
+
+/// A job's whole path, in one place (README "Architecture"):
+///
+/// ```
+/// accept ─▶ JobQueue (rename, retries, reconciliation)
+///             ├─ renamed, invalidate ─▶ InvalidationConfirmer ─▶ completed ─┐
+///             ├─ renamed, no invalidation ─▶ completed ─────────────────────┤
+///             ├─ failed ────────────────────────────────────────────────────┤
+///             └─ cancelled (DELETE before dispatch): no callback            ▼
+///                                                     CallbackDelivery (outbox in storage)
+/// ```
+/// Status changes are the methods of `RenameJob+Transitions.swift`, applied through
+/// ``JobStore/transition(_:now:_:)``; this type decides what runs after each step. Recovery after
+/// a restart goes through the same entry points as normal operation (``recover()``).
+public final class JobLifecycle: Sendable {
+    /// What ``accept(_:client:idempotencyKey:body:admit:)`` did.
+    public enum Acceptance: Sendable {
+        case accepted(RenameJob)
+        /// The `Idempotency-Key` names a job made by an equal body.
+        case replayed(RenameJob)
+        case idempotencyMismatch
+        case idempotencyInFlight
+        /// The client is over its request rate: retry after this many seconds.
+        case rateLimited(retryAfter: Double)
+        case queueFull
+        /// The job could not be made durable (SPEC §8: nothing is promised that storage did not keep).
+        case storageUnavailable(String)
+    }
+
+    public let configuration: RenamerConfiguration
+    public let store: JobStore
+    public let queue: JobQueue
+    public let confirmer: InvalidationConfirmer
+    public let callbacks: CallbackDelivery
+    public let notifications: NotificationIntake
+    let clock: any RenamerClock
+    let logger: Logger
+
+    /// - Parameter publicBaseURL: The daemon's base URL for `notification_url`, read per call (with
+    ///   `http.port: 0` it is known only once the server listens).
+    public init(
+        configuration: RenamerConfiguration,
+        store: JobStore,
+        cloudinary: any CloudinaryAPI,
+        prober: any DeliveryProber,
+        callbackTransport: any CallbackTransport,
+        clock: any RenamerClock,
+        retry: RetryPolicy? = nil,
+        logger: Logger,
+        metrics: any MetricsFactory,
+        publicBaseURL: @escaping @Sendable () -> String
+    ) {
+        self.configuration = configuration
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        let callbacks = CallbackDelivery(
+            configuration: configuration,
+            store: store,
+            transport: callbackTransport,
+            clock: clock,
+            logger: logger,
+            metrics: metrics
+        )
+        let confirmer = InvalidationConfirmer(
+            configuration: configuration,
+            store: store,
+            prober: prober,
+            clock: clock,
+            logger: logger,
+            metrics: metrics,
+            onCompleted: { callbacks.deliver($0) }
+        )
+        self.callbacks = callbacks
+        self.confirmer = confirmer
+        queue = JobQueue(
+            configuration: configuration,
+            store: store,
+            cloudinary: cloudinary,
+            clock: clock,
+            retry: retry,
+            logger: logger,
+            metrics: metrics,
+            publicBaseURL: publicBaseURL,
+            onRenamePhaseEnded: { job in Self.renamePhaseEnded(job, confirmer: confirmer, callbacks: callbacks) }
+        )
+        notifications = NotificationIntake(store: store, confirmer: confirmer, clock: clock, logger: logger)
+    }
+
+    /// After the rename phase: confirm the invalidation, or report the final job.
+    static func renamePhaseEnded(_ job: RenameJob, confirmer: InvalidationConfirmer, callbacks: CallbackDelivery) {
+        if job.status == .confirmingInvalidation {
+            confirmer.begin(job)
+        } else {
+            callbacks.deliver(job)
+        }
+    }
+
+    // MARK: Accept
+
+    /// Accepts a rename for `client` (SPEC §2, §10): the idempotency key, the rate limit (`admit`
+    /// returns the wait when the client is over it), the queue's capacity, then durability before
+    /// the job is queued. The answer `202` may be given only for ``Acceptance/accepted(_:)``.
+    public func accept(
+        _ order: RenameOrder,
+        client: String,
+        idempotencyKey: String?,
+        body: JSONValue,
+        admit: () -> Double?
+    ) async -> Acceptance {
+        if let key = idempotencyKey {
+            do {
+                switch try await store.reserve(client: client, key: key, body: body) {
+                case .fresh: break
+                case .replay(let job): return .replayed(job)
+                case .mismatch: return .idempotencyMismatch
+                case .inFlight: return .idempotencyInFlight
+                }
+            } catch {
+                return .storageUnavailable(error.description)
+            }
+        }
+        if let wait = admit() {
+            if let key = idempotencyKey { store.releaseReservation(client: client, key: key) }
+            return .rateLimited(retryAfter: wait)
+        }
+        let job = RenameJob(accepting: order, client: client, configuration: configuration, now: clock.now())
+        guard store.insert(job, idempotencyKey: idempotencyKey, body: body, capacity: configuration.queue.capacity) else {
+            return .queueFull
+        }
+        // 202 is a promise: the job is durable before it is answered, and only then may a request
+        // with the same key be answered with it (until now it got 409).
+        do {
+            try await store.storage.sync()
+        } catch {
+            store.remove([job.id])
+            if let key = idempotencyKey { store.releaseReservation(client: client, key: key) }
+            return .storageUnavailable("\(error)")
+        }
+        if let key = idempotencyKey { store.commitIdempotencyKey(client: client, key: key) }
+        queue.enqueue(job)
+        return .accepted(job)
+    }
+
+    /// Cancels a job of `client` that has not called Cloudinary yet; nil when there is no such job.
+    public func cancel(_ id: String, client: String) async throws(StorageError) -> RenameJob? {
+        try await queue.cancel(id, client: client)
+    }
+
+    // MARK: Recovery
+
+    /// Loads the working set from storage and resumes every unfinished job and undelivered
+    /// callback (SPEC §8), before the daemon reports ready, through the same entry points as
+    /// normal operation. Jobs resume in acceptance order, which restores per-asset ordering; a job
+    /// that was mid-rename is reconciled through the Admin API before anything is retried.
+    ///
+    /// - Returns: The start-up state read, and how many jobs were resumed.
+    @discardableResult
+    public func recover(replayCache: NotificationReplayCache) async throws(StorageError) -> (startup: StartupState, resumed: Int) {
+        let startup = try await store.storage.startupState(now: clock.now())
+        store.restore(startup)
+        replayCache.restore(startup.notifications)
+        var resumed = 0
+        for job in store.workingJobs {
+            switch job.status {
+            case .queued:
+                queue.enqueue(job)
+            case .renaming:
+                queue.enqueue(job, recovered: true)
+            case .confirmingInvalidation:
+                confirmer.begin(job)
+            case .completed, .failed, .cancelled:
+                // Final in an older journal, without its callback event: make it now.
+                guard let prepared = try? store.transition(job.id, now: clock.now(), { $0.prepareCallbackIfMissing(at: clock.now()) })
+                else { continue }
+                callbacks.deliver(prepared)
+            }
+            resumed += 1
+        }
+        callbacks.start()
+        return (startup, resumed)
+    }
+}
+
+/// A rename as the caller asked for it, validated (SPEC §2).
+public struct RenameOrder: Sendable, Equatable {
+    public var cloud: String
+    public var fromPublicID: String
+    public var toPublicID: String
+    public var resourceType: ResourceType
+    public var type: DeliveryType
+    public var toType: DeliveryType?
+    public var overwrite: Bool
+    public var invalidate: Bool
+    public var clientReference: String?
+    public var callbackURL: String?
+
+    public init(
+        cloud: String,
+        fromPublicID: String,
+        toPublicID: String,
+        resourceType: ResourceType,
+        type: DeliveryType,
+        toType: DeliveryType?,
+        overwrite: Bool,
+        invalidate: Bool,
+        clientReference: String?,
+        callbackURL: String?
+    ) {
+        self.cloud = cloud
+        self.fromPublicID = fromPublicID
+        self.toPublicID = toPublicID
+        self.resourceType = resourceType
+        self.type = type
+        self.toType = toType
+        self.overwrite = overwrite
+        self.invalidate = invalidate
+        self.clientReference = clientReference
+        self.callbackURL = callbackURL
+    }
+}
+
+extension RenameJob {
+    /// A new `queued` job for `order`, with the invalidation method its cloud's setting picks
+    /// (`probe` applies to `upload` assets only; others are confirmed by notification).
+    public init(accepting order: RenameOrder, client: String, configuration: RenamerConfiguration, now: Date) {
+        var method: Invalidation.Method?
+        if order.invalidate, let cloud = configuration.clouds[order.cloud] {
+            switch cloud.invalidation.method {
+            case .probe: method = order.type == .upload ? .probe : .notification
+            case .notification: method = .notification
+            case .delay: method = .delay
+            }
+        }
+        self.init(
+            id: "rn_" + SecureRandom.hexToken(byteCount: 12),
+            client: client,
+            status: .queued,
+            cloud: order.cloud,
+            fromPublicID: order.fromPublicID,
+            toPublicID: order.toPublicID,
+            resourceType: order.resourceType,
+            type: order.type,
+            toType: order.toType,
+            overwrite: order.overwrite,
+            invalidate: order.invalidate,
+            clientReference: order.clientReference,
+            attempts: 0,
+            createdAt: now,
+            updatedAt: now,
+            completedAt: nil,
+            result: nil,
+            invalidation: .init(status: order.invalidate ? .pending : .notRequested, method: method, confirmedAt: nil),
+            error: nil,
+            callback: .init(url: order.callbackURL, status: order.callbackURL == nil ? .none : .pending, attempts: 0, lastStatus: nil)
+        )
+    }
+}

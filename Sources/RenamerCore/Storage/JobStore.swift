@@ -1,0 +1,296 @@
+import DequeModule
+import Foundation
+import Synchronization
+
+/// The working set: jobs whose rename is not final, and jobs written since they settled until that
+/// write is readable from storage; everything else is read from ``storage`` (SPEC §8: memory does
+/// not grow with history or backlog). Idempotency keys being accepted live here until their job is
+/// durable.
+///
+/// Every change goes through ``transition(_:now:_:)``, which records it in storage in change order.
+/// Critical sections are short and never wait on storage, so they are safe from any thread.
+public final class JobStore: Sendable {
+    /// What `reserve` found for an `Idempotency-Key`.
+    public enum Reservation: Sendable, Equatable {
+        /// The key is new and now held for this request; call ``insert`` (then, once the job is
+        /// durable, ``commitIdempotencyKey(client:key:)``) or ``releaseReservation``.
+        case fresh
+        /// The key names an existing, durably recorded job created by an equal body.
+        case replay(RenameJob)
+        /// The key names a job created by a different body.
+        case mismatch
+        /// The first request with this key is still being accepted: its job is not durable yet, so
+        /// there is nothing to replay (SPEC §10: `409`).
+        case inFlight
+    }
+
+    struct IdempotencyKey: Hashable {
+        var client: String
+        var key: String
+    }
+
+    /// What a `rename` notification names: cloud, source and target.
+    struct RenameKey: Hashable {
+        var cloud: String
+        var from: String
+        var to: String
+    }
+
+    /// A job in the working set and its acceptance order.
+    final class Slot {
+        var job: RenameJob
+        let sequence: Int
+        /// The generation of the write that settled the job; it leaves memory once that is readable.
+        var settledGeneration: Int?
+
+        init(_ job: RenameJob, sequence: Int) {
+            self.job = job
+            self.sequence = sequence
+        }
+    }
+
+    struct State {
+        var jobs: [String: Slot] = [:]
+        /// Nearly always one job per rename.
+        var byRename: [RenameKey: CompactList<String>] = [:]
+        var accepting: Set<IdempotencyKey> = []
+        /// Settled jobs still in memory, in the order of the writes that settled them.
+        var settling: Deque<(generation: Int, id: String)> = []
+        var nextSequence = 1
+        /// Jobs whose rename is not final yet (queued or renaming): what `queue.capacity` bounds.
+        var unfinishedRenames = 0
+    }
+
+    private let state = Mutex(State())
+    /// Where every change is recorded and history is read from.
+    public let storage: any JobStorage
+
+    public init(storage: any JobStorage = MemoryStorage()) {
+        self.storage = storage
+    }
+
+    // MARK: Idempotency
+
+    /// Holds `key` for this request unless another request holds it, then asks storage whether it
+    /// names a job already. Holding first closes the race: a key leaves ``State/accepting`` only
+    /// once its job is durable, so a request that gets the hold sees any earlier job in storage.
+    public func reserve(client: String, key: String, body: JSONValue) async throws(StorageError) -> Reservation {
+        let slot = IdempotencyKey(client: client, key: key)
+        guard state.withLock({ $0.accepting.insert(slot).inserted }) else { return .inFlight }
+        let existing: (jobID: String, body: JSONValue)?
+        do {
+            existing = try await storage.idempotencyKey(client: client, key: key)
+        } catch {
+            releaseReservation(client: client, key: key)
+            throw error
+        }
+        guard let existing else { return .fresh }
+        releaseReservation(client: client, key: key)
+        guard existing.body == body, let job = try await job(existing.jobID) else { return .mismatch }
+        return .replay(job)
+    }
+
+    /// Gives up a ``Reservation/fresh`` key after the request was refused.
+    public func releaseReservation(client: String, key: String) {
+        _ = state.withLock { $0.accepting.remove(IdempotencyKey(client: client, key: key)) }
+    }
+
+    /// Lets an inserted job's key answer replays, once the job is durable (until then a request
+    /// with the same key gets ``Reservation/inFlight``). If the job cannot be made durable,
+    /// ``remove(_:)`` and ``releaseReservation(client:key:)`` free the key instead.
+    public func commitIdempotencyKey(client: String, key: String) {
+        releaseReservation(client: client, key: key)
+    }
+
+    // MARK: Jobs
+
+    /// Stores a new job unless `capacity` unfinished renames already exist.
+    ///
+    /// - Returns: false when the queue is full (the reservation, if any, is released).
+    public func insert(_ job: RenameJob, idempotencyKey: String?, body: JSONValue, capacity: Int) -> Bool {
+        state.withLock { state in
+            guard state.unfinishedRenames < capacity else {
+                if let key = idempotencyKey { state.accepting.remove(IdempotencyKey(client: job.client, key: key)) }
+                return false
+            }
+            state.unfinishedRenames += 1
+            let sequence = state.nextSequence
+            state.nextSequence += 1
+            state.add(job, sequence: sequence)
+            storage.record(job, sequence: sequence)
+            if let key = idempotencyKey {
+                storage.recordIdempotencyKey(client: job.client, key: key, jobID: job.id, body: body)
+            }
+            return true
+        }
+    }
+
+    /// The job if it is in the working set (no storage read): jobs being renamed or confirmed.
+    public func workingJob(_ id: String) -> RenameJob? {
+        state.withLock { $0.jobs[id]?.job }
+    }
+
+    /// The job, from memory or storage, if it exists and belongs to `client` (nil client: any owner).
+    public func job(_ id: String, client: String? = nil) async throws(StorageError) -> RenameJob? {
+        var found = workingJob(id)
+        if found == nil { found = try await storage.job(id) }
+        guard let job = found, client == nil || job.client == client else { return nil }
+        return job
+    }
+
+    /// Applies `change` to a job of the working set atomically, records it, and returns the result.
+    ///
+    /// - Throws: What `change` threw (the job is left as it was), or
+    ///   ``JobTransitionError/unknownJob(id:)``.
+    @discardableResult
+    public func transition(
+        _ id: String,
+        now: Date,
+        _ change: (inout RenameJob) throws(JobTransitionError) -> Void
+    ) throws(JobTransitionError) -> RenameJob {
+        try state.withLock { (state) throws(JobTransitionError) -> RenameJob in
+            guard let slot = state.jobs[id] else { throw .unknownJob(id: id) }
+            var job = slot.job
+            try change(&job)
+            state.store(job, in: slot, now: now, storage: storage)
+            return job
+        }
+    }
+
+    /// Applies `change` to a settled job (callback delivery), reading it from storage if it left
+    /// memory. Callback delivery is the only writer of settled jobs, one event at a time.
+    @discardableResult
+    public func transitionSettled(
+        _ id: String,
+        now: Date,
+        _ change: (inout RenameJob) throws(JobTransitionError) -> Void
+    ) async throws -> RenameJob {
+        if let job = try? transition(id, now: now, change) { return job }
+        guard var job = try await storage.job(id) else { throw JobTransitionError.unknownJob(id: id) }
+        try change(&job)
+        return state.withLock { state in
+            // Back in memory until this write is readable from storage.
+            let slot = state.jobs[id] ?? Slot(job, sequence: 0)
+            if state.jobs[id] == nil { state.jobs[id] = slot }
+            state.store(job, in: slot, now: now, storage: storage)
+            return slot.job
+        }
+    }
+
+    /// A page of `client`'s jobs, newest first, optionally only those in `status`.
+    ///
+    /// - Parameters:
+    ///   - after: The id of the last job of the previous page (its `next`): this page holds the jobs
+    ///     accepted before it. The cursor is one of the client's own job ids, so it says nothing
+    ///     about other clients' jobs.
+    /// - Returns: nil when `after` is not a job of `client` (another client's, made up, or purged).
+    public func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+        // Everything recorded before the request is readable once sync returns (a failing journal
+        // still lets reads through: they show the last committed state).
+        try? await storage.sync()
+        return try await storage.list(client: client, status: status, limit: limit, after: after)
+    }
+
+    /// Jobs of the working set for `cloud` that rename `from` to `to`, oldest first.
+    public func jobs(cloud: String, from: String, to: String) -> [RenameJob] {
+        state.withLock { state in
+            (state.byRename[RenameKey(cloud: cloud, from: from, to: to)]?.elements ?? []).compactMap { state.jobs[$0]?.job }
+        }
+    }
+
+    /// Forgets jobs whose acceptance could not be made durable.
+    public func remove(_ ids: [String]) {
+        guard !ids.isEmpty else { return }
+        state.withLock { state in
+            for id in ids {
+                guard let slot = state.jobs[id] else { continue }
+                if slot.job.status == .queued || slot.job.status == .renaming { state.unfinishedRenames -= 1 }
+                state.drop(id)
+            }
+            storage.removeJobs(ids)
+        }
+    }
+
+    /// Loads the working set at start-up, before anything else touches the store.
+    public func restore(_ startup: StartupState) {
+        state.withLock { state in
+            for (job, sequence) in startup.unfinished {
+                state.add(job, sequence: sequence)
+                if job.status == .queued || job.status == .renaming { state.unfinishedRenames += 1 }
+            }
+            state.nextSequence = max(state.nextSequence, startup.nextSequence)
+        }
+    }
+
+    /// The working set, oldest first (recovery).
+    public var workingJobs: [RenameJob] {
+        state.withLock { state in
+            state.jobs.values.sorted { $0.sequence < $1.sequence }.map(\.job)
+        }
+    }
+
+    /// Drops settled jobs whose last write is readable from storage (also done on every change).
+    public func evictSettled() {
+        state.withLock { $0.evictSettled(committed: storage.committedGeneration) }
+    }
+
+    /// When the oldest job whose rename is not final yet was accepted (scanned: for metrics scrapes).
+    public var oldestUnfinishedRenameCreatedAt: Date? {
+        state.withLock { state in
+            state.jobs.values.lazy.map(\.job).filter { $0.status == .queued || $0.status == .renaming }.map(\.createdAt).min()
+        }
+    }
+
+    /// Jobs whose rename is not final yet.
+    public var unfinishedRenameCount: Int { state.withLock { $0.unfinishedRenames } }
+
+    /// Jobs held in memory (metrics, the memory benchmark).
+    public var workingSetCount: Int { state.withLock { $0.jobs.count } }
+}
+
+extension JobStore.RenameKey {
+    init(_ job: RenameJob) {
+        self.init(cloud: job.cloud, from: job.fromPublicID, to: job.toPublicID)
+    }
+}
+
+extension JobStore.State {
+    /// Puts a job in the working set and indexes it by rename.
+    mutating func add(_ job: RenameJob, sequence: Int) {
+        jobs[job.id] = JobStore.Slot(job, sequence: sequence)
+        byRename.append(job.id, at: JobStore.RenameKey(job))
+    }
+
+    mutating func drop(_ id: String) {
+        guard let slot = jobs.removeValue(forKey: id) else { return }
+        byRename.remove(id, at: JobStore.RenameKey(slot.job))
+    }
+
+    /// Stores `job` as the slot's new state and records it; a job that settled is queued for eviction.
+    mutating func store(_ job: RenameJob, in slot: JobStore.Slot, now: Date, storage: any JobStorage) {
+        var job = job
+        let old = slot.job
+        if job.status != old.status {
+            let wasUnfinished = old.status == .queued || old.status == .renaming
+            let isUnfinished = job.status == .queued || job.status == .renaming
+            if wasUnfinished && !isUnfinished { unfinishedRenames -= 1 }
+        }
+        if job != old || slot.sequence == 0 {
+            job.updatedAt = now
+            slot.job = job
+            let generation = storage.record(job, sequence: slot.sequence)
+            if job.status.isFinal {
+                slot.settledGeneration = generation
+                settling.append((generation, job.id))
+            }
+        }
+        evictSettled(committed: storage.committedGeneration)
+    }
+
+    mutating func evictSettled(committed: Int) {
+        while let (generation, id) = settling.first, generation <= committed {
+            settling.removeFirst()
+            if let slot = jobs[id], slot.settledGeneration == generation { drop(id) }
+        }
+    }
+}
