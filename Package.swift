@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         // Tests only: property-based checks of the parsers and serializers with Swift Testing.
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
@@ -51,6 +52,7 @@ let package = Package(
             dependencies: [
                 "RenamerCrypto",
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -76,6 +78,7 @@ let package = Package(
                 "RenamerCore",
                 "RenamerCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -101,6 +104,7 @@ let package = Package(
                 "RenamerConfig",
                 "RenamerCore",
                 "RenamerCrypto",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -114,11 +118,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // A Cloudinary stand-in for tests, the demo, benchmarks and local development.
+        // A Cloudinary stand-in for tests, the demo, benchmarks and local development. Independent
+        // of the daemon's modules but for the crypto it signs notifications with.
         .target(
             name: "CloudinaryEmulator",
             dependencies: [
-                "RenamerCore",
                 "RenamerCrypto",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -157,10 +161,10 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Test support shared by the test targets: seeded randomness, blocking work off the
-        // cooperative pool, the Python interop oracles. Ships in no product.
+        // cooperative pool, the Python interop oracles, a manual clock. Ships in no product.
         .target(
             name: "RenamerTestSupport",
-            dependencies: [.product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["RenamerCore", .product(name: "PropertyBased", package: "swift-property-based")],
             path: "Tests/RenamerTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -173,7 +177,7 @@ let package = Package(
         .testTarget(
             name: "RenamerCoreTests",
             dependencies: [
-                "RenamerCore", .product(name: "Logging", package: "swift-log"),
+                "RenamerConfig", "RenamerCore", "RenamerCrypto", "RenamerTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings
@@ -188,14 +192,17 @@ let package = Package(
         ),
         .testTarget(
             name: "RenamerConfigTests",
-            dependencies: ["RenamerConfig", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["RenamerConfig", "RenamerCrypto", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "RenamerServerTests",
             dependencies: [
-                "RenamerServer",
+                "RenamerConfig", "RenamerCore", "RenamerCrypto", "RenamerServer",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],

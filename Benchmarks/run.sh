@@ -11,9 +11,13 @@
 #                                 per job shows what a long-running daemon keeps
 #   Benchmarks/run.sh callbacks   callbacks delivered per second to a healthy receiver, alone and
 #                                 while a dead receiver (accepts, never answers) has a backlog of DEAD
-#   Benchmarks/run.sh all         throughput, e2e, memory, recovery and callbacks, in that order
+#   Benchmarks/run.sh history     a journal with HISTORY finished jobs and PENDING callbacks to a
+#                                 dead receiver: RSS, and the latency of reading old jobs and lists
+#   Benchmarks/run.sh all         throughput, e2e, memory, recovery, callbacks and history, in that order
+# Several modes may be given: Benchmarks/run.sh throughput e2e.
 # Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (default 100000),
-# BATCHES (default 3), BATCH (jobs per drained batch, default 20000), DEAD (callbacks, default 10000); for soak: SOAK_BATCHES
+# BATCHES (default 3), BATCH (jobs per drained batch, default 20000), DEAD (callbacks, default 10000), HISTORY
+# (default 1000000), PENDING (default 100000); for soak: SOAK_BATCHES
 # (default 5), MAX_AGE (notifications.max_age_seconds, default 7200), FAULTS=1 (the load test's
 # injected errors); LOG_LEVEL (daemon, default warning); KEEP=1 keeps the work directory (logs);
 # BIN (a folder with both binaries; default: build them here).
@@ -277,14 +281,66 @@ healthy_callbacks() { # $1 label
     printf "%-40s %d jobs called back in %.1f s: %.0f callbacks/s\n", l, n, t, n / t }'
 }
 
-callbacks() {
-  local dead=${DEAD:-10000}
-  echo "== callbacks: healthy receiver alone, then beside a dead one (accepts, never answers) with a backlog of $dead"
-  # The dead receiver: a listening socket that never accepts; every attempt waits for its timeout.
+# The dead receiver: a listening socket that never accepts; every attempt waits for its timeout.
+dead_receiver() {
+  [ -n "${DEAD_PID:-}" ] && return 0
   python3 -c "import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('127.0.0.1', $DEAD_PORT)); s.listen(4096); time.sleep(86400)" &
-  PIDS+=($!)
+  DEAD_PID=$!
+  PIDS+=($DEAD_PID)
+}
+
+# Reads against a long history (SPEC §8: history in storage, memory bounded): a journal seeded
+# with HISTORY finished jobs over the retention period and PENDING callbacks to a dead receiver
+# (a tenth due, the rest waiting for their retry time); RSS at start and after the reads, and the
+# latency of reading an old job and of list pages.
+history() {
+  local finished=${HISTORY:-1000000} pending=${PENDING:-100000}
+  echo "== history: $finished finished jobs in retention, $pending callbacks pending to a dead receiver"
+  dead_receiver
+  rm -f "$WORK"/history.sqlite*
+  config "$WORK/history.sqlite" 7; start_daemon; wait_ready; stop_daemon  # creates the schema
+  local seeded=$SECONDS
+  python3 Benchmarks/seed-history.py "$WORK/history.sqlite" bench "$finished" "$pending" \
+    "http://127.0.0.1:$DEAD_PORT/hooks/history" >"$WORK/old-ids"
+  echo "seeded in $((SECONDS - seeded)) s: $(du -h "$WORK/history.sqlite" | cut -f1) journal"
+  local started
+  started=$(date +%s.%N); start_daemon; wait_ready
+  printf 'ready in %.2f s; RSS %s KiB\n' "$(echo "$(date +%s.%N) - $started" | bc)" "$(rss_kib "$DAEMON_PID")"
+  sleep 5  # the outbox's due callbacks load and go out to the dead receiver
+  echo "after 5 s: RSS $(rss_kib "$DAEMON_PID") KiB; $(curl -s "$DAEMON/metrics" | awk '$1 ~ /^renamer_callbacks_backlog/ {printf "%s %s  ", $1, $2}')"
+  # An id deep in the list, for a cursor page in the middle of history.
+  local cursor
+  cursor=$(sed -n 5p "$WORK/old-ids" | tr -d '\n' | base64 | tr '+/' '-_' | tr -d '=')
+  cat >"$WORK/reads.lua" <<LUA
+local ids = {}
+for line in io.lines("$WORK/old-ids") do ids[#ids + 1] = line end
+local paths = {
+  job = function() return "/v1/renames/" .. ids[math.random(#ids)] end,
+  first = function() return "/v1/renames?limit=20" end,
+  deep = function() return "/v1/renames?limit=20&cursor=$cursor" end,
+  status = function() return "/v1/renames?status=completed&limit=20" end,
+}
+local pick = paths[os.getenv("READ") or "job"]
+request = function()
+  return wrk.format("GET", pick(), {["Authorization"] = "Bearer $TOKEN"})
+end
+LUA
+  RATE=()
+  bench "GET /healthz (ceiling)" "$DAEMON/healthz"
+  READ=job bench "GET an old job" -s "$WORK/reads.lua" "$DAEMON"
+  READ=first bench "GET list, first page (20)" -s "$WORK/reads.lua" "$DAEMON"
+  READ=deep bench "GET list, page deep in history" -s "$WORK/reads.lua" "$DAEMON"
+  READ=status bench "GET list, status=completed" -s "$WORK/reads.lua" "$DAEMON"
+  echo "after the reads: RSS $(rss_kib "$DAEMON_PID") KiB (peak $(awk '/VmHWM/ {print $2}' "/proc/$DAEMON_PID/status") KiB)"
+  stop_daemon
+}
+
+callbacks() {
+  local dead=${DEAD:-10000}
+  echo "== callbacks: healthy receiver alone, then beside a dead one (accepts, never answers) with a backlog of $dead"
+  dead_receiver
   config ":memory:"; start_daemon; wait_ready
   healthy_callbacks "no backlog"
   local run="d$RANDOM" target
@@ -337,13 +393,16 @@ soak() {
 }
 
 start_emulator
-case "${1:-throughput}" in
-throughput) throughput ;;
-e2e) e2e ;;
-memory) memory ;;
-recovery) recovery ;;
-soak) soak ;;
-callbacks) callbacks ;;
-all) throughput; e2e; memory; recovery; callbacks ;;
-*) echo "usage: $0 throughput|e2e|memory|recovery|soak|callbacks|all" >&2; exit 2 ;;
-esac
+for mode in "${@:-throughput}"; do
+  case "$mode" in
+  throughput) throughput ;;
+  e2e) e2e ;;
+  memory) memory ;;
+  recovery) recovery ;;
+  soak) soak ;;
+  callbacks) callbacks ;;
+  history) history ;;
+  all) throughput; e2e; memory; recovery; callbacks; history ;;
+  *) echo "usage: $0 MODE... (throughput|e2e|memory|recovery|soak|callbacks|history|all)" >&2; exit 2 ;;
+  esac
+done

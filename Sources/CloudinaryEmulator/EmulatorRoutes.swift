@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import RenamerCore
 import RenamerCrypto
 
 /// Cloudinary's Upload API rename, Admin API lookup, delivery URLs, and `/_emulator/` control.
@@ -31,7 +30,7 @@ struct EmulatorRoutes: Sendable {
         let fault = try await prelude("rename", context)
         let settings = state.settings
         let body = try await request.body.collect(upTo: 1 << 20)
-        guard let fields = FormURLEncoding.decode(String(buffer: body)) else {
+        guard let fields = WireFormats.formFields(String(buffer: body)) else {
             return log("rename", request, error(400, "Invalid form body"), fields: nil)
         }
         func answer(_ response: Response, applied: Bool = false) -> Response {
@@ -84,7 +83,7 @@ struct EmulatorRoutes: Sendable {
                     to: url,
                     body: [
                         "notification_type": "rename", "from_public_id": from, "to_public_id": to,
-                        "resource_type": resourceType, "type": toType, "timestamp": RFC3339.string(Date()),
+                        "resource_type": resourceType, "type": toType, "timestamp": WireFormats.timestamp(Date()),
                     ]
                 )
             }
@@ -192,7 +191,7 @@ struct EmulatorRoutes: Sendable {
 
     func resourceJSON(_ asset: EmulatedAsset, settings: EmulatorSettings) -> [String: Any] {
         let path =
-            "\(settings.cloudName)/\(asset.resourceType)/\(asset.type)/v\(asset.version)/\(PercentEncoding.pathSegments(asset.publicID)).\(asset.format)"
+            "\(settings.cloudName)/\(asset.resourceType)/\(asset.type)/v\(asset.version)/\(WireFormats.path(asset.publicID)).\(asset.format)"
         return [
             "public_id": asset.publicID, "version": asset.version, "resource_type": asset.resourceType, "type": asset.type,
             "format": asset.format, "url": "http://res.cloudinary.com/\(path)", "secure_url": "https://res.cloudinary.com/\(path)",

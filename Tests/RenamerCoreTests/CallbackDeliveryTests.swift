@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RenamerConfig
 import RenamerCrypto
+import RenamerTestSupport
 import Testing
 
 @testable import RenamerCore

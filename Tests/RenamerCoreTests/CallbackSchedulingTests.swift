@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import RenamerTestSupport
 import Testing
 
 @testable import RenamerCore

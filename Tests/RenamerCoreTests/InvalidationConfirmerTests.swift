@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RenamerConfig
 import Synchronization
+import RenamerTestSupport
 import Testing
 
 @testable import RenamerCore

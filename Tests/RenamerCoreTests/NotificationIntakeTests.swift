@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RenamerConfig
+import RenamerTestSupport
 import Testing
 
 @testable import RenamerCore

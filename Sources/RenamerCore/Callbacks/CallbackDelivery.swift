@@ -29,12 +29,8 @@ import Synchronization
 /// `@unchecked Sendable`: the `let`s are Sendable; every `var` is confined to ``queue`` (each is
 /// touched only from methods marked "on `queue`" or from blocks submitted to it).
 public final class CallbackDelivery: @unchecked Sendable {
-    let store: JobStore
-    let configuration: RenamerConfiguration
+    let context: JobContext
     let transport: any CallbackTransport
-    let clock: any RenamerClock
-    let logger: Logger
-    let metrics: any MetricsFactory
     let maxConcurrent: Int
     let maxConcurrentPerOrigin: Int
     /// Callbacks held in memory per origin (due or in flight), and in all.
@@ -44,9 +40,16 @@ public final class CallbackDelivery: @unchecked Sendable {
     let random: @Sendable (ClosedRange<Double>) -> Double
     let queue = DispatchQueue(label: "asset-renamer.callbacks")
 
+    /// A callback loaded for delivery: its job when the caller handed it over (a job that just
+    /// became final), else read from storage when its attempt starts.
+    struct Loaded {
+        var id: String
+        var job: RenameJob?
+    }
+
     /// The callbacks loaded for one origin, and how many of its deliveries are in flight.
     struct Lane {
-        var due: Deque<String> = []
+        var due: Deque<Loaded> = []
         var inFlight = 0
 
         var held: Int { due.count + inFlight }
@@ -82,12 +85,8 @@ public final class CallbackDelivery: @unchecked Sendable {
         metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         random: @escaping @Sendable (ClosedRange<Double>) -> Double = { Double.random(in: $0) }
     ) {
-        self.configuration = configuration
-        self.store = store
         self.transport = transport
-        self.clock = clock
-        self.logger = logger
-        self.metrics = metrics
+        context = JobContext(configuration: configuration, store: store, clock: clock, logger: logger, metrics: metrics)
         maxConcurrent = configuration.callbacks.maxConcurrent
         maxConcurrentPerOrigin = configuration.callbacks.maxConcurrentPerOrigin
         perOriginLoad = max(8, 4 * configuration.callbacks.maxConcurrentPerOrigin)
@@ -105,9 +104,9 @@ public final class CallbackDelivery: @unchecked Sendable {
     public func deliver(_ job: RenameJob) {
         guard job.callbackEvent?.nextAttemptAt != nil, let origin = job.pendingCallbackOrigin else { return }
         queue.async { [self] in
-            if !load(job.id, origin: origin) {
+            if !load(job.id, origin: origin, job: job) {
                 overflow = true
-                armWake(at: clock.now().addingTimeInterval(1))
+                armWake(at: context.clock.now().addingTimeInterval(1))
             }
             pump()
         }
@@ -120,8 +119,8 @@ public final class CallbackDelivery: @unchecked Sendable {
 
     /// How many callbacks wait for a slot, are in flight, and wait for their retry time (metrics).
     public func backlog() async -> (due: Int, inFlight: Int, retrying: Int) {
-        let now = clock.now()
-        let pending = (try? await store.storage.callbackBacklog(now: now)) ?? (due: 0, waiting: 0)
+        let now = context.clock.now()
+        let pending = (try? await context.store.storage.callbackBacklog(now: now)) ?? (due: 0, waiting: 0)
         let loadedDue = dueCount.load(ordering: .relaxed)
         let inFlight = inFlightCount.load(ordering: .relaxed)
         // The outbox's due rows include the ones loaded (due or in flight).
@@ -131,11 +130,11 @@ public final class CallbackDelivery: @unchecked Sendable {
     // MARK: - Scheduling (on `queue`)
 
     /// Puts a due callback in its origin's lane if memory has room; false when it does not.
-    private func load(_ id: String, origin: String) -> Bool {
+    private func load(_ id: String, origin: String, job: RenameJob? = nil) -> Bool {
         if loaded.contains(id) { return true }
         guard lanes[origin, default: Lane()].held < perOriginLoad, loaded.count < maxLoaded else { return false }
         loaded.insert(id)
-        lanes[origin, default: Lane()].due.append(id)
+        lanes[origin, default: Lane()].due.append(Loaded(id: id, job: job))
         dueCount.add(1, ordering: .relaxed)
         markReady(origin)
         return true
@@ -152,13 +151,14 @@ public final class CallbackDelivery: @unchecked Sendable {
     private func pump() {
         while !stopped, inFlightCount.load(ordering: .relaxed) < maxConcurrent, let origin = ready.popFirst() {
             inReady.remove(origin)
-            guard var lane = lanes[origin], lane.inFlight < maxConcurrentPerOrigin, let id = lane.due.popFirst() else { continue }
+            guard var lane = lanes[origin], lane.inFlight < maxConcurrentPerOrigin, let next = lane.due.popFirst() else { continue }
+            let id = next.id
             dueCount.subtract(1, ordering: .relaxed)
             lane.inFlight += 1
             lanes[origin] = lane
             inFlightCount.add(1, ordering: .relaxed)
             Task { [self] in
-                let retryAt = await attempt(id)
+                let retryAt = await attempt(id, job: next.job)
                 queue.async { [self] in ended(id, origin: origin, retryAt: retryAt) }
             }
             markReady(origin)
@@ -187,13 +187,13 @@ public final class CallbackDelivery: @unchecked Sendable {
         }
         refilling = true
         endedDuringRefill = []
-        let now = clock.now()
+        let now = context.clock.now()
         let (perOrigin, maxOrigins) = (perOriginLoad, maxLoaded)
         Task { [self] in
             // Everything recorded before this read (outcomes of ended deliveries) is visible to it.
-            try? await store.storage.sync()
-            let due = try? await store.storage.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins)
-            let next = try? await store.storage.nextCallbackDue(after: now)
+            try? await context.store.storage.sync()
+            let due = try? await context.store.storage.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins)
+            let next = try? await context.store.storage.nextCallbackDue(after: now)
             queue.async { [self] in refilled(due, next: next, readFailed: due == nil) }
         }
     }
@@ -210,8 +210,8 @@ public final class CallbackDelivery: @unchecked Sendable {
         endedDuringRefill = []
         if let next { armWake(at: next) }
         if readFailed {
-            logger.warning("cannot read the callback outbox; retrying in 1 s")
-            armWake(at: clock.now().addingTimeInterval(1))
+            context.logger.warning("cannot read the callback outbox; retrying in 1 s")
+            armWake(at: context.clock.now().addingTimeInterval(1))
         }
         pump()
         if refillAgain {
@@ -224,7 +224,7 @@ public final class CallbackDelivery: @unchecked Sendable {
     private func armWake(at due: Date) {
         if let wakeAt, wakeAt <= due { return }
         wakeAt = due
-        clock.schedule(after: due.timeIntervalSince(clock.now()), on: queue) { [self] in
+        context.clock.schedule(after: due.timeIntervalSince(context.clock.now()), on: queue) { [self] in
             guard wakeAt == due else { return }  // an earlier wake-up replaced this one
             wakeAt = nil
             refill()
@@ -234,78 +234,79 @@ public final class CallbackDelivery: @unchecked Sendable {
     // MARK: - One attempt (off `queue`)
 
     /// Sends the job's event once and records the outcome; returns when the next attempt is due.
-    private func attempt(_ id: String) async -> Date? {
+    private func attempt(_ id: String, job known: RenameJob?) async -> Date? {
         let found: RenameJob?
         do {
-            found = try await store.job(id)
+            found = if let known { known } else { try await context.store.job(id) }
         } catch {
-            logger.warning("cannot read a callback's job; retrying in 1 s", metadata: ["job_id": "\(id)", "error": "\(error)"])
-            return clock.now().addingTimeInterval(1)
+            context.logger.warning("cannot read a callback's job; retrying in 1 s", metadata: ["job_id": "\(id)", "error": "\(error)"])
+            return context.clock.now().addingTimeInterval(1)
         }
         guard let job = found, let event = job.callbackEvent, event.nextAttemptAt != nil, let url = job.callback.url else { return nil }
-        guard let client = configuration.clients[job.client], CallbackURLPolicy.allowed(url, prefixes: client.callbackURLPrefixes),
+        guard let client = context.configuration.clients[job.client], CallbackURLPolicy.allowed(url, prefixes: client.callbackURLPrefixes),
             !client.callbackSecrets.isEmpty, CallbackOrigin(url) != nil
         else {
-            logger.error("callback URL not allowed for client; not contacted", metadata: ["job_id": "\(id)", "client": "\(job.client)"])
-            await end(id, status: .failed, lastStatus: nil, countAttempt: false)
+            context.logger.error("callback URL not allowed for client; not contacted", metadata: ["job_id": "\(id)", "client": "\(job.client)"])
+            await end(job, status: .failed, lastStatus: nil, countAttempt: false)
             return nil
         }
-        let timestamp = Int64(clock.now().timeIntervalSince1970)
+        let timestamp = Int64(context.clock.now().timeIntervalSince1970)
         let signature = StandardWebhooks(secrets: client.callbackSecrets).signatureHeader(id: event.id, timestamp: timestamp, body: event.body)
         let headers = [
             ("Content-Type", "application/json"), ("User-Agent", "asset-renamer"), ("webhook-id", event.id),
             ("webhook-timestamp", String(timestamp)), ("webhook-signature", signature),
         ]
         let started = ContinuousClock.now
-        let response = await transport.post(url: url, headers: headers, body: event.body, timeout: configuration.callbacks.timeoutSeconds)
-        Timer(label: "renamer_callback_duration_seconds", factory: metrics).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        let response = await transport.post(url: url, headers: headers, body: event.body, timeout: context.configuration.callbacks.timeoutSeconds)
+        Timer(label: "renamer_callback_duration_seconds", factory: context.metrics).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         switch response {
         case .status(let status, _) where (200...299).contains(status):
-            await end(id, status: .delivered, lastStatus: status)
+            await end(job, status: .delivered, lastStatus: status)
         case .status(410, _):
-            await end(id, status: .gone, lastStatus: 410)
+            await end(job, status: .gone, lastStatus: 410)
         case .status(let status, let retryAfter):
             return await retryOrFail(job, lastStatus: status, retryAfter: retryAfter)
         case .failed(let reason):
-            logger.info("callback attempt failed", metadata: ["job_id": "\(id)", "reason": "\(reason)"])
+            context.logger.info("callback attempt failed", metadata: ["job_id": "\(id)", "reason": "\(reason)"])
             return await retryOrFail(job, lastStatus: nil, retryAfter: nil)
         }
         return nil
     }
 
     private func retryOrFail(_ job: RenameJob, lastStatus: Int?, retryAfter: Double?) async -> Date? {
-        let schedule = configuration.callbacks.retryScheduleSeconds
+        let schedule = context.configuration.callbacks.retryScheduleSeconds
         let attemptsSoFar = job.callback.attempts + 1
         guard attemptsSoFar <= schedule.count else {
-            await end(job.id, status: .failed, lastStatus: lastStatus)
+            await end(job, status: .failed, lastStatus: lastStatus)
             return nil
         }
         let delay = max(schedule[attemptsSoFar - 1] * random(0.8...1.2), retryAfter ?? 0)
-        let now = clock.now()
+        let now = context.clock.now()
         let due = now.addingTimeInterval(delay)
         do {
-            try await store.transitionSettled(job.id, now: now) { job throws(JobTransitionError) in
+            try context.store.transitionSettled(job, now: now) { job throws(JobTransitionError) in
                 try job.scheduleCallbackRetry(lastStatus: lastStatus, due: due)
             }
         } catch {
-            logger.error("cannot record a callback retry", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
-            return clock.now().addingTimeInterval(1)
+            context.logger.error("cannot record a callback retry", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
+            return context.clock.now().addingTimeInterval(1)
         }
-        Counter(label: "renamer_callbacks_total", dimensions: [("outcome", "retry")], factory: metrics).increment()
+        Counter(label: "renamer_callbacks_total", dimensions: [("outcome", "retry")], factory: context.metrics).increment()
         return due
     }
 
-    private func end(_ id: String, status: RenameJob.Callback.Status, lastStatus: Int?, countAttempt: Bool = true) async {
+    private func end(_ job: RenameJob, status: RenameJob.Callback.Status, lastStatus: Int?, countAttempt: Bool = true) async {
+        let id = job.id
         do {
-            try await store.transitionSettled(id, now: clock.now()) { job throws(JobTransitionError) in
+            try context.store.transitionSettled(job, now: context.clock.now()) { job throws(JobTransitionError) in
                 try job.endCallback(status, lastStatus: lastStatus, countAttempt: countAttempt)
             }
         } catch {
-            logger.error("cannot record a callback's end", metadata: ["job_id": "\(id)", "error": "\(error)"])
+            context.logger.error("cannot record a callback's end", metadata: ["job_id": "\(id)", "error": "\(error)"])
             return
         }
-        Counter(label: "renamer_callbacks_total", dimensions: [("outcome", status.rawValue)], factory: metrics).increment()
-        logger.info("callback \(status.rawValue)", metadata: ["job_id": "\(id)", "last_status": "\(lastStatus.map(String.init) ?? "none")"])
+        Counter(label: "renamer_callbacks_total", dimensions: [("outcome", status.rawValue)], factory: context.metrics).increment()
+        context.logger.info("callback \(status.rawValue)", metadata: ["job_id": "\(id)", "last_status": "\(lastStatus.map(String.init) ?? "none")"])
     }
 }
 

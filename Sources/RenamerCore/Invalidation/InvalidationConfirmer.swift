@@ -14,6 +14,9 @@ import RenamerConfig
 ///
 /// Whatever the method, `max_wait_seconds` after the rename the job completes as `unconfirmed`.
 /// All state is confined to ``queue``; probes run as tasks and report back onto it.
+///
+/// `@unchecked Sendable`: the `let`s are Sendable; every `var` is `private` and touched only in
+/// methods under "On `queue`" or in blocks submitted to ``queue``.
 public final class InvalidationConfirmer: @unchecked Sendable {
     public static let firstProbeBackoff = 2.0
     public static let maxProbeBackoff = 30.0
@@ -27,12 +30,8 @@ public final class InvalidationConfirmer: @unchecked Sendable {
         var settleArmed = false
     }
 
-    let store: JobStore
-    let configuration: RenamerConfiguration
+    let context: JobContext
     let prober: any DeliveryProber
-    let clock: any RenamerClock
-    let logger: Logger
-    let metrics: any MetricsFactory
     let maxConcurrentProbes: Int
     let queue = DispatchQueue(label: "asset-renamer.invalidation")
     /// Called once a job completed (confirmed or unconfirmed).
@@ -57,26 +56,22 @@ public final class InvalidationConfirmer: @unchecked Sendable {
         maxConcurrentProbes: Int = 16,
         onCompleted: @escaping @Sendable (RenameJob) -> Void
     ) {
-        self.configuration = configuration
-        self.store = store
         self.prober = prober
-        self.clock = clock
-        self.logger = logger
-        self.metrics = metrics
+        context = JobContext(configuration: configuration, store: store, clock: clock, logger: logger, metrics: metrics)
         self.maxConcurrentProbes = maxConcurrentProbes
         self.onCompleted = onCompleted
     }
 
     /// Starts confirming a job that is `confirming_invalidation`.
     public func begin(_ job: RenameJob) {
-        guard job.status == .confirmingInvalidation, let cloud = configuration.clouds[job.cloud] else { return }
+        guard job.status == .confirmingInvalidation, let cloud = context.configuration.clouds[job.cloud] else { return }
         let method = job.invalidation.method ?? .notification
         queue.async { [self] in
             guard tracked[job.id] == nil else { return }
             // The job as the store has it now, not the caller's copy: a notification that arrived
             // since that copy was read found the job untracked, so its `notifiedAt` counts here.
-            let job = store.workingJob(job.id) ?? job
-            let expiresAt = clock.now().addingTimeInterval(cloud.invalidation.maxWaitSeconds)
+            let job = context.store.workingJob(job.id) ?? job
+            let expiresAt = context.clock.now().addingTimeInterval(cloud.invalidation.maxWaitSeconds)
             tracked[job.id] = Tracking(method: method, expiresAt: expiresAt)
             armSweep(at: expiresAt)
             switch method {
@@ -92,7 +87,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
 
     /// A verified `rename` notification for `job` arrived.
     public func notificationArrived(_ job: RenameJob) {
-        guard let notifiedAt = job.notifiedAt, let cloud = configuration.clouds[job.cloud] else { return }
+        guard let notifiedAt = job.notifiedAt, let cloud = context.configuration.clouds[job.cloud] else { return }
         queue.async { [self] in
             guard let tracking = tracked[job.id] else { return }
             switch tracking.method {
@@ -112,7 +107,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     private func armSweep(at due: Date) {
         if let sweepAt, sweepAt <= due { return }
         sweepAt = due
-        clock.schedule(after: due.timeIntervalSince(clock.now()), on: queue) { [self] in
+        context.clock.schedule(after: due.timeIntervalSince(context.clock.now()), on: queue) { [self] in
             guard sweepAt == due else { return }  // an earlier sweep replaced this one
             sweepAt = nil
             sweep()
@@ -123,7 +118,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     /// for the earliest remaining deadline (at most one sweep a second, so jobs expiring one by one
     /// do not rescan the table for each).
     private func sweep() {
-        let now = clock.now()
+        let now = context.clock.now()
         var expired: [String] = []
         var next: Date?
         for (id, tracking) in tracked {
@@ -141,11 +136,11 @@ public final class InvalidationConfirmer: @unchecked Sendable {
         guard var tracking = tracked[id], !tracking.settleArmed else { return }
         tracking.settleArmed = true
         tracked[id] = tracking
-        let remaining = notifiedAt.addingTimeInterval(settle).timeIntervalSince(clock.now())
+        let remaining = notifiedAt.addingTimeInterval(settle).timeIntervalSince(context.clock.now())
         if remaining <= 0 {
             finish(id, .confirmed)
         } else {
-            clock.schedule(after: remaining, on: queue) { [self] in finish(id, .confirmed) }
+            context.clock.schedule(after: remaining, on: queue) { [self] in finish(id, .confirmed) }
         }
     }
 
@@ -159,7 +154,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     }
 
     private func startProbe(_ id: String) {
-        guard let job = store.workingJob(id), let cloud = configuration.clouds[job.cloud] else {
+        guard let job = context.store.workingJob(id), let cloud = context.configuration.clouds[job.cloud] else {
             tracked[id] = nil
             return
         }
@@ -180,7 +175,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
 
     private func probed(_ id: String, _ outcome: ProbeOutcome) {
         guard var tracking = tracked[id] else { return }
-        Counter(label: "renamer_probes_total", dimensions: [("result", outcome.showsGone ? "gone" : "served")], factory: metrics).increment()
+        Counter(label: "renamer_probes_total", dimensions: [("result", outcome.showsGone ? "gone" : "served")], factory: context.metrics).increment()
         if outcome.showsGone {
             finish(id, .confirmed)
             return
@@ -188,32 +183,32 @@ public final class InvalidationConfirmer: @unchecked Sendable {
         let delay = tracking.nextProbeDelay
         tracking.nextProbeDelay = min(Self.maxProbeBackoff, delay * 2)
         tracked[id] = tracking
-        clock.schedule(after: delay, on: queue) { [self] in enqueueProbe(id) }
+        context.clock.schedule(after: delay, on: queue) { [self] in enqueueProbe(id) }
     }
 
     private func finish(_ id: String, _ status: RenameJob.Invalidation.Status) {
         guard let tracking = tracked.removeValue(forKey: id) else { return }
-        let now = clock.now()
+        let now = context.clock.now()
         let job: RenameJob
         do {
-            job = try store.transition(id, now: now) { job throws(JobTransitionError) in try job.finishInvalidation(status, at: now) }
+            job = try context.store.transition(id, now: now) { job throws(JobTransitionError) in try job.finishInvalidation(status, at: now) }
         } catch {
             // Only the confirmer moves a confirming job, and only once (``tracked`` holds it).
-            error.report(logger: logger, metrics: metrics)
+            error.report(logger: context.logger, metrics: context.metrics)
             return
         }
         Counter(
             label: "renamer_invalidations_total",
             dimensions: [("method", tracking.method.rawValue), ("outcome", status.rawValue)],
-            factory: metrics
+            factory: context.metrics
         ).increment()
-        Counter(label: "renamer_jobs_finished_total", dimensions: [("status", "completed")], factory: metrics).increment()
+        Counter(label: "renamer_jobs_finished_total", dimensions: [("status", "completed")], factory: context.metrics).increment()
         Timer(
             label: "renamer_invalidation_confirmation_seconds",
             dimensions: [("method", tracking.method.rawValue), ("outcome", status.rawValue)],
-            factory: metrics
+            factory: context.metrics
         ).recordNanoseconds((ContinuousClock.now - tracking.started).nanoseconds)
-        logger.info(
+        context.logger.info(
             "invalidation \(status.rawValue)",
             metadata: ["job_id": "\(id)", "cloud": "\(job.cloud)", "method": "\(tracking.method.rawValue)"]
         )

@@ -18,6 +18,9 @@ import RenamerConfig
 ///
 /// All scheduling state below is confined to ``scheduler``; Cloudinary calls run as Swift tasks and
 /// report back onto it.
+///
+/// `@unchecked Sendable`: the `let`s are Sendable; every `var` is `private` and touched only in
+/// methods under "Scheduling (on `scheduler`)" or in blocks submitted to ``scheduler``.
 public final class JobQueue: @unchecked Sendable {
     /// What happens next to a job that is about to run.
     enum Step: Sendable {

@@ -157,23 +157,24 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Applies `change` to a settled job (callback delivery), reading it from storage if it left
-    /// memory. Callback delivery is the only writer of settled jobs, one event at a time.
+    /// Applies `change` to a settled job (callback delivery): the working set's copy if the job is
+    /// still there, else `current`, the state the caller read. Callback delivery is the only writer
+    /// of settled jobs, one attempt at a time, so what it read is what storage holds.
     @discardableResult
     public func transitionSettled(
-        _ id: String,
+        _ current: RenameJob,
         now: Date,
         _ change: (inout RenameJob) throws(JobTransitionError) -> Void
-    ) async throws -> RenameJob {
-        if let job = try? transition(id, now: now, change) { return job }
-        guard var job = try await storage.job(id) else { throw JobTransitionError.unknownJob(id: id) }
-        try change(&job)
-        return state.withLock { state in
+    ) throws(JobTransitionError) -> RenameJob {
+        try state.withLock { (state) throws(JobTransitionError) -> RenameJob in
+            let slot = state.jobs[current.id]
+            var job = slot?.job ?? current
+            try change(&job)
             // Back in memory until this write is readable from storage.
-            let slot = state.jobs[id] ?? Slot(job, sequence: 0)
-            if state.jobs[id] == nil { state.jobs[id] = slot }
-            state.store(job, in: slot, now: now, storage: storage)
-            return slot.job
+            let holder = slot ?? Slot(current, sequence: 0)
+            if slot == nil { state.jobs[current.id] = holder }
+            state.store(job, in: holder, now: now, storage: storage)
+            return job
         }
     }
 

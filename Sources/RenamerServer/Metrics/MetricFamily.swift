@@ -115,5 +115,15 @@ extension MetricFamily {
             "Latency of journal transactions (group commits)."
         ),
         MetricFamily("renamer_journal_job_writes_total", .counter, "Job rows written to the journal; per commit: jobs per group commit."),
+        MetricFamily(
+            "renamer_illegal_transitions_total",
+            .counter,
+            "Job status changes refused that no expected race explains (each also logs an error).",
+            labels: [
+                "move": [
+                    "start", "cancel", "count_attempt", "renamed", "fail", "finish_invalidation", "retry_callback", "end_callback", "unknown_job",
+                ]
+            ]
+        ),
     ]
 }
