@@ -120,6 +120,8 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         }
         // History read from storage (SPEC §8): the owner, the callback outbox, and indexes for
         // reads by client and status, due callbacks and purges (reads by id use the primary key).
+        // The status index covers final statuses only, so an unfinished job's moves do not touch
+        // it; lists of unfinished statuses use jobs_unfinished, which holds only unfinished rows.
         migrator.registerMigration("v2") { db in
             try db.execute(
                 sql: """
@@ -132,14 +134,14 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
             let update = try db.makeStatement(sql: "UPDATE jobs SET client = ?, callback_origin = ?, callback_due_at = ? WHERE id = ?")
             for row in rows {
                 let body: Data = row[1]
-                let job = try StoredJob.decoder.decode(StoredJob.self, from: body).restored
+                let job = try StoredJob.read(body)
                 let id: String = row[0]
                 try update.execute(arguments: [job.client, job.pendingCallbackOrigin, job.callbackEvent?.nextAttemptAt?.timeIntervalSince1970, id])
             }
             try db.execute(
                 sql: """
                     CREATE INDEX jobs_client ON jobs(client, sequence);
-                    CREATE INDEX jobs_client_status ON jobs(client, status, sequence);
+                    CREATE INDEX jobs_client_final ON jobs(client, status, sequence) WHERE status IN ('completed', 'failed', 'cancelled');
                     CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
                     CREATE INDEX jobs_callback_origin ON jobs(callback_origin, callback_due_at) WHERE callback_due_at IS NOT NULL;
                     CREATE INDEX jobs_callback_due ON jobs(callback_due_at) WHERE callback_due_at IS NOT NULL;
@@ -300,7 +302,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
     }
 
     static func decode(_ body: Data) throws -> RenameJob {
-        try StoredJob.decoder.decode(StoredJob.self, from: body).restored
+        try StoredJob.read(body)
     }
 
     public func job(_ id: String) async throws(StorageError) -> RenameJob? {
@@ -337,11 +339,25 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                 before = sequence
             }
             let bodies: [Data]
-            if let status {
+            if let status, status.isFinal {
                 bodies = try Data.fetchAll(
                     db,
-                    sql: "SELECT body FROM jobs WHERE client = ? AND status = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?",
+                    sql: """
+                        SELECT body FROM jobs INDEXED BY jobs_client_final
+                        WHERE client = ? AND status = ? AND status IN ('completed', 'failed', 'cancelled') AND sequence < ?
+                        ORDER BY sequence DESC LIMIT ?
+                        """,
                     arguments: [client, status.rawValue, before, limit + 1]
+                )
+            } else if let status {
+                bodies = try Data.fetchAll(
+                    db,
+                    sql: """
+                        SELECT body FROM jobs INDEXED BY jobs_unfinished
+                        WHERE status = ? AND finished_at IS NULL AND client = ? AND sequence < ?
+                        ORDER BY sequence DESC LIMIT ?
+                        """,
+                    arguments: [status.rawValue, client, before, limit + 1]
                 )
             } else {
                 bodies = try Data.fetchAll(
@@ -355,11 +371,11 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         }
     }
 
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, ids: [String])] {
+    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, jobs: [RenameJob])] {
         try await read("due callbacks") { db in
             // Walks the distinct origins with a pending callback through the index, one seek each,
             // so a dead receiver's backlog never hides another origin's callbacks.
-            var result: [(origin: String, ids: [String])] = []
+            var result: [(origin: String, jobs: [RenameJob])] = []
             var origin = ""
             var visited = 0
             while visited < maxOrigins,
@@ -374,15 +390,15 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
             {
                 origin = next
                 visited += 1
-                let ids = try String.fetchAll(
+                let bodies = try Data.fetchAll(
                     db,
                     sql: """
-                        SELECT id FROM jobs WHERE callback_due_at IS NOT NULL AND callback_origin = ? AND callback_due_at <= ?
+                        SELECT body FROM jobs WHERE callback_due_at IS NOT NULL AND callback_origin = ? AND callback_due_at <= ?
                         ORDER BY callback_due_at LIMIT ?
                         """,
                     arguments: [origin, now.timeIntervalSince1970, perOrigin]
                 )
-                if !ids.isEmpty { result.append((origin, ids)) }
+                if !bodies.isEmpty { result.append((origin, try bodies.map(Self.decode))) }
             }
             return result
         }

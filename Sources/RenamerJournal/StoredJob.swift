@@ -3,7 +3,7 @@ import RenamerCore
 
 /// A job as the journal stores it: the API fields plus what the API does not show (owner,
 /// notification time, the callback event).
-struct StoredJob: Decodable {
+struct StoredJob {
     var job: RenameJob
     var client: String
     var notifiedAt: Date?
@@ -19,26 +19,10 @@ struct StoredJob: Decodable {
         eventBody = job.callbackEvent.map { Data($0.body) }
         nextAttemptAt = job.callbackEvent?.nextAttemptAt
     }
-
-    var restored: RenameJob {
-        var restored = job
-        restored.client = client
-        restored.notifiedAt = notifiedAt
-        if let eventID, let eventBody {
-            restored.callbackEvent = .init(id: eventID, body: Array(eventBody), nextAttemptAt: nextAttemptAt)
-        }
-        return restored
-    }
-
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .secondsSince1970
-        return decoder
-    }()
 }
 
-/// Written with ``JSONWriter`` in the form the synthesized `Decodable` reads: absent optionals are
-/// left out, dates are seconds since 1970, the event body is base64.
+/// Written with ``JSONWriter`` in the form ``read(_:)`` reads: absent optionals are left out, dates
+/// are seconds since 1970, the event body is base64.
 extension StoredJob: JSONWritable {
     func write(to json: inout JSONWriter) {
         json.object { json in

@@ -39,7 +39,7 @@ struct IdempotencyTests {
         func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
             try await inner.list(client: client, status: status, limit: limit, after: after)
         }
-        func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, ids: [String])] {
+        func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, jobs: [RenameJob])] {
             try await inner.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins)
         }
         func nextCallbackDue(after now: Date) async throws(StorageError) -> Date? { try await inner.nextCallbackDue(after: now) }

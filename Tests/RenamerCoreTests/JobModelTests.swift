@@ -1,4 +1,5 @@
 import Foundation
+import RenamerTestSupport
 import Testing
 
 @testable import RenamerCore
@@ -72,6 +73,22 @@ struct JobModelTests {
         var decoded = try JSONDecoder().decode(RenameJob.self, from: data)
         decoded.client = "catalog"
         #expect(decoded == job)
+    }
+
+    /// The fast timestamp reader agrees with the formatter on what the writer writes, and leaves
+    /// everything else to it.
+    @Test func wholeSecondTimestampsReadBackExactly() {
+        var random = TestRandom.generator()
+        for _ in 0..<2000 {
+            let date = Date(timeIntervalSince1970: Double(Int64.random(in: -2_000_000_000...7_000_000_000, using: &random)))
+            let text = RFC3339.string(date)
+            #expect(RFC3339.wholeSeconds(text) == date, "\(text)")
+            #expect(RFC3339.wholeSeconds(text) == (try? Date.ISO8601FormatStyle().parse(text)))
+        }
+        for text in ["2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01 00:00:00Z", "2026-01-01T00:00:00+00:00", "x"] {
+            #expect(RFC3339.wholeSeconds(text) == nil, "\(text)")
+        }
+        #expect(RFC3339.wholeSeconds("2024-02-29T23:59:59Z") == Date(timeIntervalSince1970: 1_709_251_199))
     }
 
     @Test func formEncodingRoundTrips() {

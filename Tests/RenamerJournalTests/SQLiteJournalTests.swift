@@ -132,6 +132,10 @@ struct SQLiteJournalTests {
         #expect(second.jobs.map(\.id) == ["rn_3", "rn_2"])
         #expect(try await store.list(client: "catalog", status: .completed, limit: 10, after: nil)?.jobs.map(\.id) == ["rn_4", "rn_2", "rn_1"])
         #expect(try await store.list(client: "catalog", status: .completed, limit: 2, after: nil)?.next == "rn_2")
+        // Unfinished statuses are listed through the index of unfinished rows.
+        #expect(try await store.list(client: "catalog", status: .queued, limit: 10, after: nil)?.jobs.map(\.id) == ["rn_5", "rn_3"])
+        #expect(try await store.list(client: "catalog", status: .queued, limit: 1, after: "rn_5")?.jobs.map(\.id) == ["rn_3"])
+        #expect(try await store.list(client: "catalog", status: .renaming, limit: 10, after: nil)?.jobs.isEmpty == true)
         // Another client's job is not a cursor of this client's list.
         #expect(try await store.list(client: "catalog", status: nil, limit: 2, after: "rn_x") == nil)
         // A restart loads only the unfinished jobs.
@@ -161,8 +165,10 @@ struct SQLiteJournalTests {
         try await journal.sync()
         let due = try await journal.dueCallbacks(now: now, perOrigin: 3, maxOrigins: 10)
         #expect(due.map(\.origin) == ["https://a.example:443", "https://b.example:8443"])
-        #expect(due.first?.ids == ["rn_a0", "rn_a1", "rn_a2"])
-        #expect(due.last?.ids == ["rn_b"])
+        #expect(due.first?.jobs.map(\.id) == ["rn_a0", "rn_a1", "rn_a2"])
+        #expect(due.last?.jobs.map(\.id) == ["rn_b"])
+        // Read back as recorded, event included (a job with every field: Self.job).
+        #expect(try await journal.job("rn_b") == pending("rn_b", "https://b.example:8443/h", due: -1))
         #expect(try await journal.nextCallbackDue(after: now) == now.addingTimeInterval(60))
         let backlog = try await journal.callbackBacklog(now: now)
         #expect(backlog.due == 21 && backlog.waiting == 1)

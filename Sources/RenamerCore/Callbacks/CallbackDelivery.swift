@@ -63,8 +63,10 @@ public final class CallbackDelivery: @unchecked Sendable {
     private var inReady: Set<String> = []
     /// Ids in a lane or in flight: never loaded twice.
     private var loaded: Set<String> = []
-    /// Storage may hold due callbacks that did not fit in memory.
-    private var overflow = false
+    /// Origins whose due callbacks did not all fit in their lane, and whether any did not fit in
+    /// ``maxLoaded``: storage holds more for them, read again once half the room is free.
+    private var overflowed: Set<String> = []
+    private var overflowedGlobally = false
     private var refilling = false
     private var refillAgain = false
     /// Ids whose delivery ended while a refill read the outbox: that read may predate their write.
@@ -89,8 +91,8 @@ public final class CallbackDelivery: @unchecked Sendable {
         context = JobContext(configuration: configuration, store: store, clock: clock, logger: logger, metrics: metrics)
         maxConcurrent = configuration.callbacks.maxConcurrent
         maxConcurrentPerOrigin = configuration.callbacks.maxConcurrentPerOrigin
-        perOriginLoad = max(8, 4 * configuration.callbacks.maxConcurrentPerOrigin)
-        maxLoaded = max(256, 8 * configuration.callbacks.maxConcurrent)
+        perOriginLoad = max(64, 16 * configuration.callbacks.maxConcurrentPerOrigin)
+        maxLoaded = max(1024, 32 * configuration.callbacks.maxConcurrent)
         self.random = random
     }
 
@@ -105,7 +107,7 @@ public final class CallbackDelivery: @unchecked Sendable {
         guard job.callbackEvent?.nextAttemptAt != nil, let origin = job.pendingCallbackOrigin else { return }
         queue.async { [self] in
             if !load(job.id, origin: origin, job: job) {
-                overflow = true
+                markOverflow(origin)
                 armWake(at: context.clock.now().addingTimeInterval(1))
             }
             pump()
@@ -138,6 +140,10 @@ public final class CallbackDelivery: @unchecked Sendable {
         dueCount.add(1, ordering: .relaxed)
         markReady(origin)
         return true
+    }
+
+    private func markOverflow(_ origin: String) {
+        if (lanes[origin]?.held ?? 0) >= perOriginLoad { overflowed.insert(origin) } else { overflowedGlobally = true }
     }
 
     /// Puts `origin` in line for a slot if it has a callback due and a free slot of its own.
@@ -174,7 +180,12 @@ public final class CallbackDelivery: @unchecked Sendable {
         if let lane = lanes[origin], lane.held == 0 { lanes[origin] = nil }
         markReady(origin)
         if let retryAt { armWake(at: retryAt) }
-        if overflow { refill() }
+        // Read the outbox again once half the room is free, not after every delivery.
+        if (overflowed.contains(origin) && (lanes[origin]?.held ?? 0) <= perOriginLoad / 2)
+            || (overflowedGlobally && loaded.count <= maxLoaded / 2)
+        {
+            refill()
+        }
         pump()
     }
 
@@ -198,14 +209,15 @@ public final class CallbackDelivery: @unchecked Sendable {
         }
     }
 
-    private func refilled(_ due: [(origin: String, ids: [String])]?, next: Date?, readFailed: Bool) {
+    private func refilled(_ due: [(origin: String, jobs: [RenameJob])]?, next: Date?, readFailed: Bool) {
         refilling = false
-        overflow = readFailed
-        for (origin, ids) in due ?? [] {
-            for id in ids where !endedDuringRefill.contains(id) {
-                if !load(id, origin: origin) { overflow = true }
+        overflowed = []
+        overflowedGlobally = readFailed
+        for (origin, jobs) in due ?? [] {
+            for job in jobs where !endedDuringRefill.contains(job.id) {
+                if !load(job.id, origin: origin, job: job) { markOverflow(origin) }
             }
-            if ids.count == perOriginLoad { overflow = true }
+            if jobs.count == perOriginLoad { overflowed.insert(origin) }
         }
         endedDuringRefill = []
         if let next { armWake(at: next) }

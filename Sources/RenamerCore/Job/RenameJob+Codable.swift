@@ -163,8 +163,44 @@ public enum RFC3339 {
     }
 
     public static func date(_ string: String) -> Date? {
-        (try? Date.ISO8601FormatStyle().parse(string))
+        wholeSeconds(string) ?? (try? Date.ISO8601FormatStyle().parse(string))
             ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(string))
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SSZ`, the form ``string(_:milliseconds:)`` writes, without a formatter
+    /// (stored jobs carry three timestamps each); nil for anything else, left to the formatter.
+    static func wholeSeconds(_ string: String) -> Date? {
+        let utf8 = string.utf8
+        guard utf8.count == 20 else { return nil }
+        return utf8.withContiguousStorageIfAvailable { bytes -> Date? in
+            guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+                bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z")
+            else { return nil }
+            func number(_ range: Range<Int>) -> Int? {
+                var value = 0
+                for index in range {
+                    let digit = bytes[index] &- UInt8(ascii: "0")
+                    guard digit < 10 else { return nil }
+                    value = value * 10 + Int(digit)
+                }
+                return value
+            }
+            guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), let hour = number(11..<13),
+                let minute = number(14..<16), let second = number(17..<19), (1...12).contains(month), hour < 24, minute < 60,
+                second < 60
+            else { return nil }
+            let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+            let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+            guard (1...monthDays).contains(day) else { return nil }
+            // Days since 1970-01-01 (Howard Hinnant's days_from_civil).
+            let shiftedYear = month <= 2 ? year - 1 : year
+            let era = (shiftedYear >= 0 ? shiftedYear : shiftedYear - 399) / 400
+            let yearOfEra = shiftedYear - era * 400
+            let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+            let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+            let days = era * 146_097 + dayOfEra - 719_468
+            return Date(timeIntervalSince1970: Double(days * 86_400 + hour * 3600 + minute * 60 + second))
+        } ?? nil
     }
 
     static func decode<Key: CodingKey>(_ container: KeyedDecodingContainer<Key>, _ key: Key) throws -> Date {

@@ -48,7 +48,10 @@ public struct NotificationIntake: Sendable {
             let target = candidates.first(where: { $0.id == jobHint })
                 ?? awaiting.first(where: { $0.notifiedAt == nil }) ?? awaiting.first ?? candidates.last
         else {
-            if let jobHint, let finished = try? await store.job(jobHint), matches(finished) { return .accepted }
+            if let jobHint {
+                let finished = if let recent = store.recentlySettled(jobHint) { recent } else { try? await store.job(jobHint) }
+                if let finished, matches(finished) { return .accepted }
+            }
             logger.info("notification matches no job", metadata: ["cloud": "\(cloud)"])
             return .ignored
         }

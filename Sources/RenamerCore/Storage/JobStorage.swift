@@ -36,8 +36,8 @@ public protocol JobStorage: Sendable {
     /// A page of `client`'s jobs, newest first; nil when `after` is not one of the client's jobs.
     func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage?
     /// Callbacks due at `now` that wait for delivery: per origin (up to `maxOrigins` of them) the
-    /// `perOrigin` earliest, earliest first.
-    func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, ids: [String])]
+    /// jobs of the `perOrigin` earliest, earliest first.
+    func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, jobs: [RenameJob])]
     /// When the earliest callback due after `now` is due.
     func nextCallbackDue(after now: Date) async throws(StorageError) -> Date?
     /// Pending callbacks: due at `now`, and waiting for a later retry time (metrics).

@@ -59,7 +59,15 @@ public final class JobStore: Sendable {
         var nextSequence = 1
         /// Jobs whose rename is not final yet (queued or renaming): what `queue.capacity` bounds.
         var unfinishedRenames = 0
+        /// The last ``recentCapacity`` jobs that left memory, for notifications that arrive after
+        /// their job finished (Cloudinary's usually do when confirmation is by probe): answering
+        /// them needs no storage read.
+        var recent: [String: RenameJob] = [:]
+        var recentOrder: Deque<String> = []
     }
+
+    /// How many jobs that left memory ``recentlySettled(_:)`` remembers (a fixed bound: ~2 KB each).
+    static let recentCapacity = 2048
 
     private let state = Mutex(State())
     /// Where every change is recorded and history is read from.
@@ -192,6 +200,11 @@ public final class JobStore: Sendable {
         return try await storage.list(client: client, status: status, limit: limit, after: after)
     }
 
+    /// A job that left memory lately (see ``State/recent``), as it was when it left.
+    public func recentlySettled(_ id: String) -> RenameJob? {
+        state.withLock { $0.recent[id] }
+    }
+
     /// Jobs of the working set for `cloud` that rename `from` to `to`, oldest first.
     public func jobs(cloud: String, from: String, to: String) -> [RenameJob] {
         state.withLock { state in
@@ -262,6 +275,11 @@ extension JobStore.State {
         byRename.append(job.id, at: JobStore.RenameKey(job))
     }
 
+    mutating func remember(_ job: RenameJob) {
+        if recent.updateValue(job, forKey: job.id) == nil { recentOrder.append(job.id) }
+        while recentOrder.count > JobStore.recentCapacity, let oldest = recentOrder.popFirst() { recent[oldest] = nil }
+    }
+
     mutating func drop(_ id: String) {
         guard let slot = jobs.removeValue(forKey: id) else { return }
         byRename.remove(id, at: JobStore.RenameKey(slot.job))
@@ -291,7 +309,10 @@ extension JobStore.State {
     mutating func evictSettled(committed: Int) {
         while let (generation, id) = settling.first, generation <= committed {
             settling.removeFirst()
-            if let slot = jobs[id], slot.settledGeneration == generation { drop(id) }
+            if let slot = jobs[id], slot.settledGeneration == generation {
+                drop(id)
+                remember(slot.job)
+            }
         }
     }
 }

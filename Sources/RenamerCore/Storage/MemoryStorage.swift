@@ -122,11 +122,12 @@ public final class MemoryStorage: JobStorage {
         }
     }
 
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, ids: [String])] {
+    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, jobs: [RenameJob])] {
         state.withLock { state in
             state.outbox.keys.sorted().prefix(maxOrigins).compactMap { origin in
                 let due = state.outbox[origin, default: [:]].filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
-                return due.isEmpty ? nil : (origin, due.prefix(perOrigin).map(\.key))
+                let jobs = due.prefix(perOrigin).compactMap { state.jobs[$0.key]?.job }
+                return jobs.isEmpty ? nil : (origin, jobs)
             }
         }
     }
