@@ -333,6 +333,10 @@ LUA
   READ=first bench "GET list, first page (20)" -s "$WORK/reads.lua" "$DAEMON"
   READ=deep bench "GET list, page deep in history" -s "$WORK/reads.lua" "$DAEMON"
   READ=status bench "GET list, status=completed" -s "$WORK/reads.lua" "$DAEMON"
+  # Latency under a moderate load (the rows above saturate both cores: their p99 is queueing).
+  READ=job CONNECTIONS=4 bench "GET an old job, 4 connections" -s "$WORK/reads.lua" "$DAEMON"
+  READ=first CONNECTIONS=4 bench "GET list, 4 connections" -s "$WORK/reads.lua" "$DAEMON"
+  READ=status CONNECTIONS=4 bench "GET list by status, 4 connections" -s "$WORK/reads.lua" "$DAEMON"
   echo "after the reads: RSS $(rss_kib "$DAEMON_PID") KiB (peak $(awk '/VmHWM/ {print $2}' "/proc/$DAEMON_PID/status") KiB)"
   stop_daemon
 }

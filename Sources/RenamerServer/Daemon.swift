@@ -146,6 +146,7 @@ struct DaemonService: Service {
         } onGracefulShutdown: {
             Task { await group.triggerGracefulShutdown() }
         }
+        await components.lifecycle.shutdown()
         try await daemon.storage.close()
     }
 }

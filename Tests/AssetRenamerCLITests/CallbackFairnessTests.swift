@@ -116,12 +116,19 @@ struct CallbackFairnessTests {
         #expect(delay < 5, "delivered \(delay) s after its job completed")
         #expect(slowSoFar < 2_000)
 
-        // The backlog, per state and outcome.
-        let (_, metrics) = try await KillRestartTests.http(.GET, base + "/metrics")
-        let text = String(decoding: metrics, as: UTF8.self)
-        func value(_ series: String) -> Double {
+        // The backlog, per state and outcome, once the daemon has counted the healthy delivery (the
+        // receiver sees the request before the daemon has read the answer).
+        @Sendable func value(_ series: String, in text: String) -> Double {
             text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? -1
         }
+        let deliveredSeries = #"renamer_callbacks_total{outcome="delivered"}"#
+        let text =
+            await waitFor(timeout: 30) { () async -> String? in
+                guard let (_, data) = try? await KillRestartTests.http(.GET, base + "/metrics") else { return nil }
+                let text = String(decoding: data, as: UTF8.self)
+                return value(deliveredSeries, in: text) >= 1 ? text : nil
+            } ?? ""
+        func value(_ series: String) -> Double { value(series, in: text) }
         #expect(value(#"renamer_callbacks_backlog{state="in_flight"}"#) >= 4)
         #expect(value(#"renamer_callbacks_backlog{state="due"}"#) + value(#"renamer_callbacks_backlog{state="retrying"}"#) > 1_000)
         #expect(value(#"renamer_callbacks_total{outcome="retry"}"#) > 0)

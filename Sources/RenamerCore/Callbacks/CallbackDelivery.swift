@@ -39,6 +39,8 @@ public final class CallbackDelivery: @unchecked Sendable {
     /// Uniform random factor for jitter; injectable for tests.
     let random: @Sendable (ClosedRange<Double>) -> Double
     let queue = DispatchQueue(label: "asset-renamer.callbacks")
+    /// The deliveries and outbox reads in flight; none outlives the daemon (``JobLifecycle/shutdown()``).
+    public let tasks = TrackedTasks()
 
     /// A callback loaded for delivery: its job when the caller handed it over (a job that just
     /// became final), else read from storage when its attempt starts.
@@ -163,7 +165,7 @@ public final class CallbackDelivery: @unchecked Sendable {
             lane.inFlight += 1
             lanes[origin] = lane
             inFlightCount.add(1, ordering: .relaxed)
-            Task { [self] in
+            tasks.spawn { [self] in
                 let retryAt = await attempt(id, job: next.job)
                 queue.async { [self] in ended(id, origin: origin, retryAt: retryAt) }
             }
@@ -200,7 +202,7 @@ public final class CallbackDelivery: @unchecked Sendable {
         endedDuringRefill = []
         let now = context.clock.now()
         let (perOrigin, maxOrigins) = (perOriginLoad, maxLoaded)
-        Task { [self] in
+        tasks.spawn { [self] in
             // Everything recorded before this read (outcomes of ended deliveries) is visible to it.
             try? await context.store.storage.sync()
             let due = try? await context.store.storage.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins)

@@ -34,6 +34,8 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     let prober: any DeliveryProber
     let maxConcurrentProbes: Int
     let queue = DispatchQueue(label: "asset-renamer.invalidation")
+    /// The probes in flight; none outlives the daemon (``JobLifecycle/shutdown()``).
+    public let tasks = TrackedTasks()
     /// Called once a job completed (confirmed or unconfirmed).
     private let onCompleted: @Sendable (RenameJob) -> Void
 
@@ -161,7 +163,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
         probesInFlight += 1
         let url = Self.deliveryURL(job, base: cloud.deliveryBaseURL)
         let timeout = min(10, cloud.timeoutSeconds)
-        Task { [self] in
+        tasks.spawn { [self] in
             let outcome = await prober.probe(url: url, timeout: timeout)
             queue.async { [self] in
                 probesInFlight -= 1

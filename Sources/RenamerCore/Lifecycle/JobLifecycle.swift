@@ -152,6 +152,17 @@ public final class JobLifecycle: Sendable {
         try await queue.cancel(id, client: client)
     }
 
+    /// Ends every task the lifecycle started (Cloudinary calls, probes, callbacks), after the drain:
+    /// calls cut short are reconciled after the next start, callbacks delivered again (SPEC §8).
+    /// Nothing started by the daemon outlives it.
+    public func shutdown() async {
+        callbacks.stop()
+        _ = await queue.drain(until: .now)
+        await queue.tasks.cancelAll()
+        await confirmer.tasks.cancelAll()
+        await callbacks.tasks.cancelAll()
+    }
+
     // MARK: Recovery
 
     /// Loads the working set from storage and resumes every unfinished job and undelivered

@@ -83,6 +83,8 @@ public final class JobQueue: @unchecked Sendable {
     let retry: RetryPolicy
     let logger: Logger
     let scheduler = DispatchQueue(label: "asset-renamer.job-queue")
+    /// The Cloudinary calls in flight; none outlives the daemon (``JobLifecycle/shutdown()``).
+    public let tasks = TrackedTasks()
     let metrics: any MetricsFactory
 
     /// The daemon's public base URL, for `notification_url`; read per call because with `http.port: 0`
@@ -262,7 +264,7 @@ public final class JobQueue: @unchecked Sendable {
             hadUnknownOutcome: entry.hadUnknownOutcome,
             reconciliations: entry.reconciliations
         )
-        Task { [self] in
+        tasks.spawn { [self] in
             let (result, outcome) = await run(context)
             scheduler.async { [self] in finish(id, result, outcome: outcome) }
         }

@@ -79,11 +79,20 @@ public final class JobStore: Sendable {
 
     // MARK: Idempotency
 
-    /// Holds `key` for this request unless another request holds it, then asks storage whether it
-    /// names a job already. Holding first closes the race: a key leaves ``State/accepting`` only
-    /// once its job is durable, so a request that gets the hold sees any earlier job in storage.
+    /// Looks the key up in storage; if it names no job yet, holds it for this request unless
+    /// another request holds it, and looks again. A key leaves ``State/accepting`` only once its
+    /// job is durable (a request holds the key before it inserts the job), so a key found in
+    /// storage and not held is durable, and the second look closes the race with a request that
+    /// committed in between. Duplicates of a durable key never contend for the hold: each gets
+    /// its replay.
     public func reserve(client: String, key: String, body: JSONValue) async throws(StorageError) -> Reservation {
         let slot = IdempotencyKey(client: client, key: key)
+        if let existing = try await storage.idempotencyKey(client: client, key: key) {
+            // Storage may show a key before its job is durable (memory storage records at once):
+            // while its request still holds it, there is nothing to replay yet.
+            if state.withLock({ $0.accepting.contains(slot) }) { return .inFlight }
+            return try await replay(existing, body: body)
+        }
         guard state.withLock({ $0.accepting.insert(slot).inserted }) else { return .inFlight }
         let existing: (jobID: String, body: JSONValue)?
         do {
@@ -94,6 +103,10 @@ public final class JobStore: Sendable {
         }
         guard let existing else { return .fresh }
         releaseReservation(client: client, key: key)
+        return try await replay(existing, body: body)
+    }
+
+    private func replay(_ existing: (jobID: String, body: JSONValue), body: JSONValue) async throws(StorageError) -> Reservation {
         guard existing.body == body, let job = try await job(existing.jobID) else { return .mismatch }
         return .replay(job)
     }
