@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import RenamerTestSupport
+import Synchronization
 import Testing
 
 @testable import RenamerCore
@@ -137,6 +137,28 @@ struct CallbackSchedulingTests {
                 return true
             }
         )
+    }
+
+    /// A backlog larger than an origin's room in memory stays in the outbox and is read back as
+    /// room frees up: every callback goes out once, none twice (SPEC §8: memory does not grow with
+    /// the backlog).
+    @Test func aBacklogBeyondMemoryIsReadBackFromTheOutbox() async throws {
+        let fixture = try await Fixture(maxConcurrent: 2, perOrigin: 1)
+        let room = fixture.delivery.perOriginLoad
+        let ids = fixture.finish(room * 3, host: "a.example")
+        #expect(await eventually { fixture.transport.inFlight(Self.origins[0]) == 1 })
+        #expect((await fixture.delivery.backlog()).due == room * 3 - 1)
+        #expect(await fixture.answerAll(room * 3))
+        #expect(
+            await eventually {
+                for id in ids where (try? await fixture.store.job(id))?.callback.status != .delivered { return false }
+                return true
+            }
+        )
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(fixture.transport.answered == room * 3)
+        #expect(fixture.transport.most(Self.origins[0]) == 1)
+        #expect(await fixture.delivery.backlog() == (0, 0, 0))
     }
 
     @Test func aCallbackWaitingForItsRetryHoldsNoSlot() async throws {

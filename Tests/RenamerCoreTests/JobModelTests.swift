@@ -85,7 +85,9 @@ struct JobModelTests {
             #expect(RFC3339.wholeSeconds(text) == date, "\(text)")
             #expect(RFC3339.wholeSeconds(text) == (try? Date.ISO8601FormatStyle().parse(text)))
         }
-        for text in ["2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01 00:00:00Z", "2026-01-01T00:00:00+00:00", "x"] {
+        for text in [
+            "2026-02-29T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z", "2026-01-01 00:00:00Z", "2026-01-01T00:00:00+00:00", "x",
+        ] {
             #expect(RFC3339.wholeSeconds(text) == nil, "\(text)")
         }
         #expect(RFC3339.wholeSeconds("2024-02-29T23:59:59Z") == Date(timeIntervalSince1970: 1_709_251_199))

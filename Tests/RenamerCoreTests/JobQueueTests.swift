@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import RenamerConfig
-import Synchronization
 import RenamerTestSupport
+import Synchronization
 import Testing
 
 @testable import RenamerCore

@@ -77,7 +77,8 @@ struct NotificationIntakeTests {
         wrongType["resource_type"] = "video"
         #expect(await fixture.intake.handle(cloud: "main", jobHint: "rn_1", body: fixture.body(wrongType)) == .ignored)
         #expect(
-            await fixture.intake.handle(cloud: "main", jobHint: "rn_1", body: fixture.body(["notification_type": "upload", "public_id": "a"])) == .ignored
+            await fixture.intake.handle(cloud: "main", jobHint: "rn_1", body: fixture.body(["notification_type": "upload", "public_id": "a"]))
+                == .ignored
         )
         #expect(
             await fixture.intake.handle(
