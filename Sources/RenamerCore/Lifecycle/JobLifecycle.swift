@@ -198,50 +198,15 @@ public final class JobLifecycle: Sendable {
     }
 }
 
-/// A rename as the caller asked for it, validated (SPEC §2).
-public struct RenameOrder: Sendable, Equatable {
-    public var cloud: String
-    public var fromPublicID: String
-    public var toPublicID: String
-    public var resourceType: ResourceType
-    public var type: DeliveryType
-    public var toType: DeliveryType?
-    public var overwrite: Bool
-    public var invalidate: Bool
-    public var clientReference: String?
-    public var callbackURL: String?
-
-    public init(
-        cloud: String,
-        fromPublicID: String,
-        toPublicID: String,
-        resourceType: ResourceType,
-        type: DeliveryType,
-        toType: DeliveryType?,
-        overwrite: Bool,
-        invalidate: Bool,
-        clientReference: String?,
-        callbackURL: String?
-    ) {
-        self.cloud = cloud
-        self.fromPublicID = fromPublicID
-        self.toPublicID = toPublicID
-        self.resourceType = resourceType
-        self.type = type
-        self.toType = toType
-        self.overwrite = overwrite
-        self.invalidate = invalidate
-        self.clientReference = clientReference
-        self.callbackURL = callbackURL
-    }
-}
-
 extension RenameJob {
-    /// A new `queued` job for `order`, with the invalidation method its cloud's setting picks
+    /// A new `queued` job for `order`: its cloud (or `default_cloud`), its callback URL (or the
+    /// client's `default_callback_url`), and the invalidation method the cloud's setting picks
     /// (`probe` applies to `upload` assets only; others are confirmed by notification).
     public init(accepting order: RenameOrder, client: String, configuration: RenamerConfiguration, now: Date) {
+        let cloudName = order.cloud ?? configuration.defaultCloud
+        let callbackURL = order.callbackURL ?? configuration.clients[client]?.defaultCallbackURL
         var method: Invalidation.Method?
-        if order.invalidate, let cloud = configuration.clouds[order.cloud] {
+        if order.invalidate, let cloud = configuration.clouds[cloudName] {
             switch cloud.invalidation.method {
             case .probe: method = order.type == .upload ? .probe : .notification
             case .notification: method = .notification
@@ -252,7 +217,7 @@ extension RenameJob {
             id: "rn_" + SecureRandom.hexToken(byteCount: 12),
             client: client,
             status: .queued,
-            cloud: order.cloud,
+            cloud: cloudName,
             fromPublicID: order.fromPublicID,
             toPublicID: order.toPublicID,
             resourceType: order.resourceType,
@@ -268,7 +233,7 @@ extension RenameJob {
             result: nil,
             invalidation: .init(status: order.invalidate ? .pending : .notRequested, method: method, confirmedAt: nil),
             error: nil,
-            callback: .init(url: order.callbackURL, status: order.callbackURL == nil ? .none : .pending, attempts: 0, lastStatus: nil)
+            callback: .init(url: callbackURL, status: callbackURL == nil ? .none : .pending, attempts: 0, lastStatus: nil)
         )
     }
 }

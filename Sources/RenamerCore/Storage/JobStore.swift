@@ -169,13 +169,7 @@ public final class JobStore: Sendable {
         now: Date,
         _ change: (inout RenameJob) throws(JobTransitionError) -> Void
     ) throws(JobTransitionError) -> RenameJob {
-        try state.withLock { (state) throws(JobTransitionError) -> RenameJob in
-            guard let slot = state.jobs[id] else { throw .unknownJob(id: id) }
-            var job = slot.job
-            try change(&job)
-            state.store(job, in: slot, now: now, storage: storage)
-            return job
-        }
+        try apply(id, orElse: nil, now: now, change)
     }
 
     /// Applies `change` to a settled job (callback delivery): the working set's copy if the job is
@@ -187,14 +181,23 @@ public final class JobStore: Sendable {
         now: Date,
         _ change: (inout RenameJob) throws(JobTransitionError) -> Void
     ) throws(JobTransitionError) -> RenameJob {
+        try apply(current.id, orElse: current, now: now, change)
+    }
+
+    /// The working set's job `id`, or `absent` brought back into memory until its write is
+    /// readable from storage, changed and recorded.
+    private func apply(
+        _ id: String,
+        orElse absent: RenameJob?,
+        now: Date,
+        _ change: (inout RenameJob) throws(JobTransitionError) -> Void
+    ) throws(JobTransitionError) -> RenameJob {
         try state.withLock { (state) throws(JobTransitionError) -> RenameJob in
-            let slot = state.jobs[current.id]
-            var job = slot?.job ?? current
+            guard let slot = state.jobs[id] ?? absent.map({ Slot($0, sequence: 0) }) else { throw .unknownJob(id: id) }
+            var job = slot.job
             try change(&job)
-            // Back in memory until this write is readable from storage.
-            let holder = slot ?? Slot(current, sequence: 0)
-            if slot == nil { state.jobs[current.id] = holder }
-            state.store(job, in: holder, now: now, storage: storage)
+            if state.jobs[id] == nil { state.jobs[id] = slot }
+            state.store(job, in: slot, now: now, storage: storage)
             return job
         }
     }

@@ -2,19 +2,8 @@ import Foundation
 import RenamerConfig
 import RenamerCore
 
-/// A validated `POST /v1/renames` body (SPEC §2).
-struct RenameRequest: Sendable, Equatable {
-    var fromPublicID: String
-    var toPublicID: String
-    var resourceType: ResourceType = .image
-    var type: DeliveryType = .upload
-    var toType: DeliveryType?
-    var overwrite = false
-    var invalidate = true
-    var cloud: String?
-    var callbackURL: String?
-    var clientReference: String?
-
+/// Reads a `POST /v1/renames` body into a ``RenameOrder`` (SPEC §2), or every field's problem.
+enum RenameRequest {
     static let fields: Set<String> = [
         "from_public_id", "to_public_id", "resource_type", "type", "to_type", "overwrite", "invalidate", "cloud",
         "callback_url", "client_reference",
@@ -22,7 +11,7 @@ struct RenameRequest: Sendable, Equatable {
 
     /// Reads and checks every field, collecting every problem (422) rather than stopping at the first.
     enum Parsed {
-        case valid(RenameRequest)
+        case valid(RenameOrder)
         case invalid([Problem.FieldError])
     }
 
@@ -82,7 +71,7 @@ struct RenameRequest: Sendable, Equatable {
             fail("to_public_id", "must differ from from_public_id unless to_type differs")
         }
         guard errors.isEmpty, let from, let to else { return .invalid(errors) }
-        var request = RenameRequest(fromPublicID: from, toPublicID: to)
+        var request = RenameOrder(fromPublicID: from, toPublicID: to)
         request.resourceType = resourceType ?? .image
         request.type = type ?? .upload
         request.toType = toType

@@ -98,25 +98,13 @@ struct RenameRoutes: Sendable {
         guard case .object(let object) = body else {
             throw reject("malformed", Problem(.badRequest, "malformed-json", "body must be a JSON object"))
         }
-        let rename: RenameRequest
+        let order: RenameOrder
         switch RenameRequest.parse(object) {
-        case .valid(let parsed): rename = parsed
+        case .valid(let parsed): order = parsed
         case .invalid(let errors):
             throw reject("invalid", Problem(.unprocessableContent, "validation", "the rename has invalid fields", errors: errors))
         }
-        let cloud = try authorize(rename, client: client)
-        let order = RenameOrder(
-            cloud: cloud,
-            fromPublicID: rename.fromPublicID,
-            toPublicID: rename.toPublicID,
-            resourceType: rename.resourceType,
-            type: rename.type,
-            toType: rename.toType,
-            overwrite: rename.overwrite,
-            invalidate: rename.invalidate,
-            clientReference: rename.clientReference,
-            callbackURL: rename.callbackURL ?? client.defaultCallbackURL
-        )
+        let cloud = try authorize(order, client: client)
         let acceptance = await lifecycle.accept(order, client: client.name, idempotencyKey: idempotencyKey, body: body) {
             rateLimiter.admit(client.name)
         }
@@ -148,7 +136,7 @@ struct RenameRoutes: Sendable {
     }
 
     /// Scope checks (403): cloud, public-ID prefixes, callback URL prefixes. Returns the cloud name.
-    private func authorize(_ rename: RenameRequest, client: RenamerConfiguration.Client) throws -> String {
+    private func authorize(_ rename: RenameOrder, client: RenamerConfiguration.Client) throws -> String {
         var errors: [Problem.FieldError] = []
         let cloud = rename.cloud ?? configuration.defaultCloud
         if configuration.clouds[cloud] == nil || !client.clouds.contains(cloud) {
