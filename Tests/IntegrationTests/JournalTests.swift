@@ -62,3 +62,31 @@ struct JournalTests {
         }
     }
 }
+
+/// Nothing the daemon starts outlives it (issue 13): after a stop, its calls, probes and callbacks
+/// have ended and later timers change nothing.
+@Suite("Daemon lifetime")
+struct DaemonLifetimeTests {
+    @Test func stoppingEndsEveryTaskTheDaemonStarted() async throws {
+        // A call that would hang a minute, and a drain shorter than that: the stop cuts the call.
+        let harness = try await Harness.start([
+            "clouds.main.invalidation.method": "probe", "clouds.main.timeout_seconds": "60", "shutdown.drain_seconds": "0.2",
+        ])
+        harness.emulator.state.seed(publicID: "products/a")
+        harness.emulator.state.setPaused(true)  // the rename call hangs until the stop cuts it
+        let id = try #require(
+            try await harness.submit(["from_public_id": "products/a", "to_public_id": "products/b"]).json["id"] as? String
+        )
+        let lifecycle = harness.components.lifecycle
+        #expect(await harness.eventually { lifecycle.queue.tasks.count == 1 })
+        // The daemon alone, as SIGTERM would stop it: the emulator still holds the call.
+        await harness.daemonRun.stop()
+        #expect(lifecycle.queue.tasks.count == 0)
+        #expect(lifecycle.confirmer.tasks.count == 0)
+        #expect(lifecycle.callbacks.tasks.count == 0)
+        // The job stays mid-rename: a restart reconciles it (its call's outcome is unknown).
+        #expect(try await lifecycle.store.job(id)?.status == .renaming)
+        harness.emulator.state.setPaused(false)
+        await harness.stop()
+    }
+}

@@ -47,6 +47,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     /// job: a 15-minute timer per job kept its closure (and the job it captured) alive long after
     /// the job completed, about 1.5 KB per job for `max_wait_seconds`, growing with the job rate.
     private var sweepAt: Date?
+    private var stopped = false
 
     public init(
         configuration: RenamerConfiguration,
@@ -103,6 +104,17 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     /// Jobs still waiting for confirmation (tests, metrics).
     public var pendingCount: Int { queue.sync { tracked.count } }
 
+    /// Stops confirming (shutdown): timers that fire later and probes that end later change
+    /// nothing; the jobs are confirmed again after the next start (SPEC §8).
+    public func stop() async {
+        await withCheckedContinuation { continuation in
+            queue.async { [self] in
+                stopped = true
+                continuation.resume()
+            }
+        }
+    }
+
     // MARK: - On `queue`
 
     /// Makes sure a sweep runs no later than `due`.
@@ -147,6 +159,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     }
 
     private func enqueueProbe(_ id: String) {
+        guard !stopped else { return }
         guard tracked[id] != nil else { return }
         if probesInFlight < maxConcurrentProbes {
             startProbe(id)
@@ -189,6 +202,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     }
 
     private func finish(_ id: String, _ status: RenameJob.Invalidation.Status) {
+        guard !stopped else { return }
         guard let tracking = tracked.removeValue(forKey: id) else { return }
         let now = context.clock.now()
         let job: RenameJob

@@ -157,6 +157,7 @@ public final class JobLifecycle: Sendable {
     /// Nothing started by the daemon outlives it.
     public func shutdown() async {
         callbacks.stop()
+        await confirmer.stop()
         _ = await queue.drain(until: .now)
         await queue.tasks.cancelAll()
         await confirmer.tasks.cancelAll()
