@@ -68,6 +68,24 @@ struct NotificationIntakeTests {
         #expect(fixture.store.workingJob("rn_y")?.notifiedAt != nil)
     }
 
+    /// A notification for a job that finished (and left memory) changes nothing and is accepted,
+    /// found by its hint or among the jobs that finished lately; one matching nothing is ignored.
+    @Test func aNotificationForAFinishedJobIsAccepted() async throws {
+        let fixture = try await Fixture()
+        fixture.job("rn_f", from: "f", to: "g")
+        let now = fixture.clock.now()
+        try fixture.store.transition("rn_f", now: now) { job throws(JobTransitionError) in try job.move(to: .confirmingInvalidation, now: now) }
+        try fixture.store.transition("rn_f", now: now) { job throws(JobTransitionError) in try job.move(to: .completed, now: now) }
+        #expect(fixture.store.workingJob("rn_f") == nil)
+        let rename = fixture.body(["notification_type": "rename", "from_public_id": "f", "to_public_id": "g"])
+        #expect(await fixture.intake.handle(cloud: "main", jobHint: "rn_f", body: rename) == .accepted)
+        #expect(await fixture.intake.handle(cloud: "main", jobHint: nil, body: rename) == .accepted)
+        let other = fixture.body(["notification_type": "rename", "from_public_id": "f", "to_public_id": "h"])
+        #expect(await fixture.intake.handle(cloud: "main", jobHint: "rn_f", body: other) == .ignored)
+        #expect(await fixture.intake.handle(cloud: "main", jobHint: nil, body: other) == .ignored)
+        #expect(try await fixture.store.job("rn_f")?.notifiedAt == nil)
+    }
+
     @Test func nonMatchingOrForeignNotificationsAreIgnored() async throws {
         let fixture = try await Fixture()
         fixture.job("rn_1", from: "a", to: "b")

@@ -27,9 +27,10 @@ public struct NotificationIntake: Sendable {
 
     /// Handles one verified notification body for `cloud`.
     ///
-    /// Jobs waiting for a notification are in memory; a job that already finished is read from
-    /// storage by the `job` hint (the daemon's `notification_url` always carries it) and the
-    /// notification is `accepted` without changing it.
+    /// Jobs waiting for a notification are in memory; a job that already finished is found among
+    /// the last jobs that left memory, or read from storage by the `job` hint (the daemon's
+    /// `notification_url` always carries it), and the notification is `accepted` without changing
+    /// it. Without a hint, an older finished job is not looked for: `ignored`.
     public func handle(cloud: String, jobHint: String?, body: [String: JSONValue]) async -> Result {
         guard case .string("rename")? = body["notification_type"],
             case .string(let from)? = body["from_public_id"],
@@ -51,6 +52,8 @@ public struct NotificationIntake: Sendable {
             if let jobHint {
                 let finished = if let recent = store.recentlySettled(jobHint) { recent } else { try? await store.job(jobHint) }
                 if let finished, matches(finished) { return .accepted }
+            } else if store.recentlySettled(where: matches) {
+                return .accepted
             }
             logger.info("notification matches no job", metadata: ["cloud": "\(cloud)"])
             return .ignored

@@ -221,6 +221,12 @@ public final class JobStore: Sendable {
         state.withLock { $0.recent[id] }
     }
 
+    /// Whether a job that left memory lately satisfies `matches` (a scan of at most
+    /// ``recentCapacity`` jobs: for notifications without a `job` hint).
+    public func recentlySettled(where matches: (RenameJob) -> Bool) -> Bool {
+        state.withLock { $0.recent.values.contains(where: matches) }
+    }
+
     /// Jobs of the working set for `cloud` that rename `from` to `to`, oldest first.
     public func jobs(cloud: String, from: String, to: String) -> [RenameJob] {
         state.withLock { state in
