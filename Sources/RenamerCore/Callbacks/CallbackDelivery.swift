@@ -261,7 +261,7 @@ public final class CallbackDelivery: @unchecked Sendable {
             !client.callbackSecrets.isEmpty, CallbackOrigin(url) != nil
         else {
             context.logger.error("callback URL not allowed for client; not contacted", metadata: ["job_id": "\(id)", "client": "\(job.client)"])
-            await end(job, status: .failed, lastStatus: nil, countAttempt: false)
+            end(job, status: .failed, lastStatus: nil, countAttempt: false)
             return nil
         }
         let timestamp = Int64(context.clock.now().timeIntervalSince1970)
@@ -275,23 +275,23 @@ public final class CallbackDelivery: @unchecked Sendable {
         Timer(label: "renamer_callback_duration_seconds", factory: context.metrics).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         switch response {
         case .status(let status, _) where (200...299).contains(status):
-            await end(job, status: .delivered, lastStatus: status)
+            end(job, status: .delivered, lastStatus: status)
         case .status(410, _):
-            await end(job, status: .gone, lastStatus: 410)
+            end(job, status: .gone, lastStatus: 410)
         case .status(let status, let retryAfter):
-            return await retryOrFail(job, lastStatus: status, retryAfter: retryAfter)
+            return retryOrFail(job, lastStatus: status, retryAfter: retryAfter)
         case .failed(let reason):
             context.logger.info("callback attempt failed", metadata: ["job_id": "\(id)", "reason": "\(reason)"])
-            return await retryOrFail(job, lastStatus: nil, retryAfter: nil)
+            return retryOrFail(job, lastStatus: nil, retryAfter: nil)
         }
         return nil
     }
 
-    private func retryOrFail(_ job: RenameJob, lastStatus: Int?, retryAfter: Double?) async -> Date? {
+    private func retryOrFail(_ job: RenameJob, lastStatus: Int?, retryAfter: Double?) -> Date? {
         let schedule = context.configuration.callbacks.retryScheduleSeconds
         let attemptsSoFar = job.callback.attempts + 1
         guard attemptsSoFar <= schedule.count else {
-            await end(job, status: .failed, lastStatus: lastStatus)
+            end(job, status: .failed, lastStatus: lastStatus)
             return nil
         }
         let delay = max(schedule[attemptsSoFar - 1] * random(0.8...1.2), retryAfter ?? 0)
@@ -309,7 +309,7 @@ public final class CallbackDelivery: @unchecked Sendable {
         return due
     }
 
-    private func end(_ job: RenameJob, status: RenameJob.Callback.Status, lastStatus: Int?, countAttempt: Bool = true) async {
+    private func end(_ job: RenameJob, status: RenameJob.Callback.Status, lastStatus: Int?, countAttempt: Bool = true) {
         let id = job.id
         do {
             try context.store.transitionSettled(job, now: context.clock.now()) { job throws(JobTransitionError) in

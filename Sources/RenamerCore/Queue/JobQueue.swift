@@ -236,11 +236,9 @@ public final class JobQueue: @unchecked Sendable {
         guard var entry = entries[id] else { return }
         let job: RenameJob
         do {
-            // A retry, or a job recovered mid-rename, is renaming already.
-            if let current = store.workingJob(id), current.status == .renaming {
-                job = current
-            } else {
-                job = try store.transition(id, now: clock.now()) { job throws(JobTransitionError) in try job.startRenaming() }
+            // A retry, or a job recovered mid-rename, is renaming already (no change, no write).
+            job = try store.transition(id, now: clock.now()) { job throws(JobTransitionError) in
+                if job.status != .renaming { try job.startRenaming() }
             }
         } catch {
             // Cancelled while it waited: the race cancel is allowed to win.

@@ -37,7 +37,6 @@ struct DrainService: Service {
         logger.info("draining: readiness is now 503, new renames are refused")
         defer { impatience?.cancel() }
         let deadline = ContinuousClock.now + .milliseconds(Int(components.configuration.shutdown.drainSeconds * 1000))
-        components.callbacks.stop()
         let unfinished = await components.queue.drain(until: deadline)
         if unfinished > 0 {
             logger.warning("drain deadline passed; calls in flight will be reconciled after restart", metadata: ["calls": "\(unfinished)"])
