@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         // Tests only: property-based checks of the parsers and serializers with Swift Testing.
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
@@ -95,11 +96,23 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // PostgreSQL storage for several replicas (SPEC §12): leases, fenced writes, claims, takeover.
+        .target(
+            name: "RenamerPostgres",
+            dependencies: [
+                "RenamerConfig",
+                "RenamerCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP daemon: Hummingbird application, operations endpoints, metrics, lifecycle.
         .target(
             name: "RenamerServer",
             dependencies: [
                 "RenamerJournal",
+                "RenamerPostgres",
                 "RenamerOutbound",
                 "RenamerConfig",
                 "RenamerCore",

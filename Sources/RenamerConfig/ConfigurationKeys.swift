@@ -4,6 +4,7 @@ enum ConfigurationKeys {
     /// Keys whose value may instead be read from a file named by `<key>_file`.
     static let secretKeys: Set<String> = [
         "clouds.*.url", "clouds.*.api_secret", "clients.*.token_sha256", "clients.*.callback_secrets",
+        "storage.url",
     ]
 
     static let leafKeys: Set<String> = {
@@ -22,7 +23,8 @@ enum ConfigurationKeys {
             "callbacks.timeout_seconds", "callbacks.retry_schedule_seconds", "callbacks.connect_timeout_seconds",
             "callbacks.max_concurrent", "callbacks.max_concurrent_per_origin",
             "notifications.max_age_seconds",
-            "storage.path", "storage.retention_days",
+            "storage.kind", "storage.path", "storage.url", "storage.lease_seconds", "storage.pool_size",
+            "storage.retention_days",
             "shutdown.drain_seconds",
             "log.level", "log.format",
         ]

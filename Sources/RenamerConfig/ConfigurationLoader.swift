@@ -211,6 +211,18 @@ public enum ConfigurationLoader {
         storage.path = try values.string("storage.path") ?? storage.path
         guard !storage.path.isEmpty else { throw ConfigurationError("storage.path", "must not be empty") }
         storage.retentionDays = try values.double("storage.retention_days", minimum: 0, maximum: 3650) ?? storage.retentionDays
+        storage.kind = try values.choice("storage.kind", as: RenamerConfiguration.Storage.Kind.self) ?? storage.kind
+        storage.leaseSeconds = try values.double("storage.lease_seconds", minimum: 3, maximum: 3600) ?? storage.leaseSeconds
+        storage.poolSize = try values.int("storage.pool_size", in: 2...200) ?? storage.poolSize
+        if let url = try values.secret("storage.url") {
+            guard PostgresURL(url) != nil else {
+                throw ConfigurationError("storage.url", "must be postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]")
+            }
+            storage.url = Secret(url)
+        }
+        if storage.kind == .postgres && storage.url == nil {
+            throw ConfigurationError("storage.url", "is required with storage.kind: postgres (or storage.url_file, or RENAMER_STORAGE_URL)")
+        }
 
         var shutdown = RenamerConfiguration.Shutdown()
         shutdown.drainSeconds =

@@ -41,7 +41,16 @@ extension RenamerConfiguration {
                 + " retry_schedule=[\(callbacks.retryScheduleSeconds.map(Self.number).joined(separator: ", "))]"
         )
         lines.append("notifications: max_age=\(Self.seconds(notifications.maxAgeSeconds))")
-        lines.append("storage: path=\(storage.path) retention=\(Self.number(storage.retentionDays)) days")
+        switch storage.kind {
+        case .sqlite:
+            lines.append("storage: sqlite path=\(storage.path) retention=\(Self.number(storage.retentionDays)) days")
+        case .postgres:
+            let target = storage.url.flatMap { PostgresURL($0.value) }.map { "\($0.host):\($0.port)/\($0.database)" } ?? "?"
+            lines.append(
+                "storage: postgres \(target) lease=\(Self.seconds(storage.leaseSeconds)) pool=\(storage.poolSize)"
+                    + " retention=\(Self.number(storage.retentionDays)) days"
+            )
+        }
         lines.append("shutdown: drain=\(Self.seconds(shutdown.drainSeconds))")
         lines.append("log: level=\(log.level.rawValue) format=\(log.format.rawValue)")
         return lines.joined(separator: "\n")

@@ -103,8 +103,18 @@ public struct RenamerConfiguration: Sendable {
     }
 
     public struct Storage: Sendable, Equatable {
-        /// SQLite journal path; `:memory:` keeps everything in memory.
+        public enum Kind: String, Sendable, CaseIterable {
+            case sqlite, postgres
+        }
+        public var kind: Kind = .sqlite
+        /// SQLite journal path; `:memory:` keeps everything in memory (`kind: sqlite`).
         public var path: String = "/var/lib/asset-renamer/renamer.sqlite"
+        /// `postgres://user:pass@host:port/db?sslmode=…` (`kind: postgres`, SPEC §12).
+        public var url: Secret?
+        /// How long a replica's claim on its jobs lasts without renewal (`kind: postgres`).
+        public var leaseSeconds: Double = 30
+        /// Connections to PostgreSQL per replica.
+        public var poolSize: Int = 10
         public var retentionDays: Double = 7
     }
 

@@ -6,6 +6,7 @@ import RenamerConfig
 import RenamerCore
 import RenamerJournal
 import RenamerOutbound
+import RenamerPostgres
 import ServiceLifecycle
 import UnixSignals
 
@@ -50,6 +51,23 @@ public struct Daemon: Sendable {
         let metrics = RenamerMetrics()
         if let storage = substitutes.storage {
             self.storage = storage
+        } else if configuration.storage.kind == .postgres {
+            guard let url = configuration.storage.url.flatMap({ PostgresURL($0.value) }) else {
+                throw StartupError(key: "storage.url", problem: "is required with storage.kind: postgres")
+            }
+            storage = PostgresStorage(
+                url: url,
+                poolSize: configuration.storage.poolSize,
+                leaseSeconds: configuration.storage.leaseSeconds,
+                replica: "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)",
+                logger: logger,
+                onLeaseLost: {
+                    // Its jobs run on another replica now and nothing in this process may touch
+                    // them: stop, and let the supervisor start a fresh replica (SPEC §12).
+                    logger.critical("stopping: this replica's lease was taken over")
+                    exit(75)
+                }
+            )
         } else if configuration.storage.path == ":memory:" {
             storage = MemoryStorage()
         } else {
@@ -136,6 +154,7 @@ struct DaemonService: Service {
                 services: [
                     .init(service: app),
                     .init(service: HousekeepingService(components: components)),
+                    .init(service: ReplicaService(components: components)),
                     .init(service: DrainService(components: components, exitOnSecondSignal: exitOnSecondSignal)),
                 ],
                 logger: logger

@@ -123,7 +123,7 @@ struct ConfigurationLoaderTests {
         #expect(config.queue == .init(capacity: 10, maxAttempts: 3, backoffBaseSeconds: 0.5, backoffCapSeconds: 10))
         #expect(config.callbacks == .init(timeoutSeconds: 3, retryScheduleSeconds: [1, 2.5]))
         #expect(config.notifications.maxAgeSeconds == 600)
-        #expect(config.storage == .init(path: ":memory:", retentionDays: 1))
+        #expect(config.storage.path == ":memory:" && config.storage.retentionDays == 1 && config.storage.kind == .sqlite)
         #expect(config.shutdown.drainSeconds == 5)
         #expect(config.log == .init(level: .debug, format: .text))
     }

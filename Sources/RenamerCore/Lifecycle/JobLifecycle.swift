@@ -113,6 +113,9 @@ public final class JobLifecycle: Sendable {
         body: JSONValue,
         admit: () -> Double?
     ) async -> Acceptance {
+        if let replicas, !replicas.isReachable {
+            return .storageUnavailable("the database cannot be reached")
+        }
         if let key = idempotencyKey {
             do {
                 switch try await store.reserve(client: client, key: key, body: body) {
@@ -142,15 +145,37 @@ public final class JobLifecycle: Sendable {
             if let key = idempotencyKey { store.releaseReservation(client: client, key: key) }
             return .storageUnavailable("\(error)")
         }
-        if let key = idempotencyKey { store.commitIdempotencyKey(client: client, key: key) }
+        if let key = idempotencyKey {
+            if let replicas, replicas.acceptanceLost(job.id) {
+                // Another replica committed the same key first: answer with its job (SPEC §12).
+                store.remove([job.id])
+                store.releaseReservation(client: client, key: key)
+                return await accept(order, client: client, idempotencyKey: key, body: body, admit: { nil })
+            }
+            store.commitIdempotencyKey(client: client, key: key)
+        }
         queue.enqueue(job)
         return .accepted(job)
     }
 
     /// Cancels a job of `client` that has not called Cloudinary yet; nil when there is no such job.
     public func cancel(_ id: String, client: String) async throws(StorageError) -> RenameJob? {
-        try await queue.cancel(id, client: client)
+        guard let replicas, store.workingJob(id) == nil else { return try await queue.cancel(id, client: client) }
+        // Another replica's job (SPEC §12): its owner cancels it, if it has not started it yet.
+        guard let job = try await store.job(id, client: client) else { return nil }
+        guard job.status == .queued else { return job }
+        try await replicas.forward(ReplicaRequest(jobID: id, kind: .cancel, at: clock.now()))
+        let deadline = ContinuousClock.now + .seconds(Self.forwardedCancelWaitSeconds)
+        while ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+            if let now = try await store.job(id, client: client), now.status != .queued { return now }
+        }
+        return try await store.job(id, client: client)
     }
+
+    /// How long a cancel forwarded to another replica waits for its answer (it is answered 409 with
+    /// the job still queued after that; the owner may still cancel it later).
+    static let forwardedCancelWaitSeconds = 3
 
     /// Ends every task the lifecycle started (Cloudinary calls, probes, callbacks), after the drain:
     /// calls cut short are reconciled after the next start, callbacks delivered again (SPEC §8).
@@ -175,10 +200,19 @@ public final class JobLifecycle: Sendable {
     @discardableResult
     public func recover(replayCache: NotificationReplayCache) async throws(StorageError) -> (startup: StartupState, resumed: Int) {
         let startup = try await store.storage.startupState(now: clock.now())
-        store.restore(startup)
         replayCache.restore(startup.notifications)
+        let resumed = resume(startup)
+        callbacks.start()
+        return (startup, resumed)
+    }
+
+    /// Puts jobs read from storage (at start-up, or taken over from a replica whose lease passed)
+    /// in the working set and runs each from where it stands. Returns how many were resumed.
+    @discardableResult
+    func resume(_ startup: StartupState) -> Int {
+        store.restore(startup)
         var resumed = 0
-        for job in store.workingJobs {
+        for (job, _) in startup.unfinished {
             switch job.status {
             case .queued:
                 queue.enqueue(job)
@@ -194,8 +228,51 @@ public final class JobLifecycle: Sendable {
             }
             resumed += 1
         }
-        callbacks.start()
-        return (startup, resumed)
+        return resumed
+    }
+
+    // MARK: Several replicas (SPEC §12)
+
+    /// The shared storage, when several replicas run.
+    var replicas: (any ReplicaCoordinator)? { store.storage as? any ReplicaCoordinator }
+
+    /// What a replica does besides its own jobs, until cancelled: every 200 ms it takes the
+    /// requests other replicas left for its jobs; every second it takes over the jobs of replicas
+    /// whose lease passed, counts the unfinished renames of all replicas, and reads the outbox again
+    /// if it took over callbacks. Does nothing with single-process storage.
+    public func runReplicaDuties() async {
+        guard let replicas else { return }
+        var tick = 0
+        while !Task.isCancelled {
+            if let requests = try? await replicas.takeRequests() {
+                for request in requests { await handle(request) }
+            }
+            if tick % 5 == 0 {
+                if let adopted = try? await replicas.takeOver(), !adopted.isEmpty {
+                    resume(StartupState(unfinished: adopted))
+                    callbacks.start()
+                }
+                if let total = try? await replicas.unfinishedRenameCount() { store.noteUnfinishedEverywhere(total) }
+            }
+            tick += 1
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// A request another replica left for one of this replica's jobs.
+    func handle(_ request: ReplicaRequest) async {
+        switch request.kind {
+        case .notification:
+            let now = clock.now()
+            if let job = try? store.transition(request.jobID, now: now, { $0.noteNotification(at: request.at) }) {
+                logger.info("rename notification forwarded by another replica", metadata: ["job_id": "\(job.id)"])
+                confirmer.notificationArrived(job)
+            }
+        case .cancel:
+            guard let job = store.workingJob(request.jobID) else { return }
+            _ = try? await queue.cancel(job.id, client: job.client)
+            try? await store.storage.sync()
+        }
     }
 }
 

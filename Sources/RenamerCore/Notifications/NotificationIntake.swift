@@ -51,7 +51,13 @@ public struct NotificationIntake: Sendable {
         else {
             if let jobHint {
                 let finished = if let recent = store.recentlySettled(jobHint) { recent } else { try? await store.job(jobHint) }
-                if let finished, matches(finished) { return .accepted }
+                if let finished, matches(finished) {
+                    // Another replica's job that waits for it (SPEC §12): its owner applies it.
+                    if !finished.status.isFinal, let replicas = store.storage as? any ReplicaCoordinator {
+                        try? await replicas.forward(ReplicaRequest(jobID: finished.id, kind: .notification, at: clock.now()))
+                    }
+                    return .accepted
+                }
             } else if store.recentlySettled(where: matches) {
                 return .accepted
             }

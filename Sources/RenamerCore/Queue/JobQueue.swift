@@ -37,6 +37,8 @@ public final class JobQueue: @unchecked Sendable {
         case notSent = "not_sent"
         case outcomeUnknown = "outcome_unknown"
         case lookup
+        /// Not run: another replica holds the claim (SPEC §12). Not a request; not counted.
+        case deferred
     }
 
     /// What a run of a job produced.
@@ -45,6 +47,8 @@ public final class JobQueue: @unchecked Sendable {
         case failed(RenameJob.JobError)
         /// Try again after `delay`; `pauseCloud` stops the whole cloud until then.
         case retry(delay: Double, pauseCloud: Bool, next: Step)
+        /// Another replica holds what the job needs (SPEC §12): ask again after `delay`.
+        case deferred(delay: Double, reason: String)
     }
 
     struct Entry {
@@ -274,7 +278,9 @@ public final class JobQueue: @unchecked Sendable {
         if outcome == .outcomeUnknown { entry.hadUnknownOutcome = true }
         defer {
             // Counted once the queue acted on it, so an observer of the metric sees the consequences.
-            Counter(label: "renamer_cloudinary_requests_total", dimensions: [("outcome", outcome.rawValue)], factory: metrics).increment()
+            if outcome != .deferred {
+                Counter(label: "renamer_cloudinary_requests_total", dimensions: [("outcome", outcome.rawValue)], factory: metrics).increment()
+            }
         }
         let now = clock.now()
         switch result {
@@ -290,6 +296,10 @@ public final class JobQueue: @unchecked Sendable {
             logger.warning("rename failed", metadata: ["job_id": "\(id)", "cloud": "\(entry.cloud)", "code": "\(error.code)"])
             endRenamePhase(id)
             if let job { onRenamePhaseEnded(job) }
+        case .deferred(let delay, let reason):
+            entries[id] = entry
+            logger.debug("call deferred", metadata: ["job_id": "\(id)", "reason": "\(reason)"])
+            requeue(id, cloud: entry.cloud, after: delay)
         case .retry(let delay, let pauseCloud, let next):
             entry.next = next
             if next == .attempt { entry.reconciliations = 0 }
@@ -302,15 +312,20 @@ public final class JobQueue: @unchecked Sendable {
             }
             Counter(label: "renamer_retries_total", factory: metrics).increment()
             logger.info("retry scheduled", metadata: ["job_id": "\(id)", "cloud": "\(cloud)", "seconds": "\(delay)"])
-            let requeue: @Sendable () -> Void = { [self] in
-                guard entries[id] != nil else { return }
-                entries[id]?.dispatched = false
-                markReady(id, cloud: cloud)
-                pump()
-            }
-            if delay > 0 { clock.schedule(after: delay, on: scheduler, requeue) } else { scheduler.async(execute: requeue) }
+            requeue(id, cloud: cloud, after: delay)
         }
         pump()
+    }
+
+    /// Puts a job that ran back on the ready list after `delay`.
+    private func requeue(_ id: String, cloud: String, after delay: Double) {
+        let requeue: @Sendable () -> Void = { [self] in
+            guard entries[id] != nil else { return }
+            entries[id]?.dispatched = false
+            markReady(id, cloud: cloud)
+            pump()
+        }
+        if delay > 0 { clock.schedule(after: delay, on: scheduler, requeue) } else { scheduler.async(execute: requeue) }
     }
 
     /// Ends the job's rename phase in the store; a refused move is a bug (nothing else moves a
@@ -361,7 +376,27 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     /// Performs one step: a rename attempt, or a reconciliation followed by an attempt if needed.
+    /// With several replicas (SPEC §12) the step runs only once its call is claimed.
     private func run(_ context: RunContext) async -> (RunResult, CallOutcome) {
+        guard let replicas = store.storage as? any ReplicaCoordinator else { return await step(context) }
+        switch await replicas.claimCall(context.job, limit: context.cloud.maxConcurrentRequests) {
+        case .granted:
+            let ran = await step(context)
+            replicas.releaseCall(context.job.id)
+            return ran
+        case .wait(let reason):
+            return (.deferred(delay: Self.claimRetrySeconds, reason: reason), .deferred)
+        case .lost:
+            // Another replica took the job over: this replica is about to stop (its lease is gone).
+            logger.warning("job taken over by another replica", metadata: ["job_id": "\(context.job.id)"])
+            return (.deferred(delay: 5, reason: "taken over"), .deferred)
+        }
+    }
+
+    /// How soon a job whose call another replica holds asks again.
+    static let claimRetrySeconds = 0.2
+
+    private func step(_ context: RunContext) async -> (RunResult, CallOutcome) {
         var context = context
         if context.step == .reconcile {
             switch await reconcile(context) {

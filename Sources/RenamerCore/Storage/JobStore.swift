@@ -59,6 +59,8 @@ public final class JobStore: Sendable {
         var nextSequence = 1
         /// Jobs whose rename is not final yet (queued or renaming): what `queue.capacity` bounds.
         var unfinishedRenames = 0
+        /// Other replicas' unfinished renames, as last counted (SPEC §12: the capacity is global).
+        var othersUnfinished = 0
         /// The last ``recentCapacity`` jobs that left memory, for notifications that arrive after
         /// their job finished (Cloudinary's usually do when confirmation is by probe): answering
         /// them needs no storage read.
@@ -130,7 +132,7 @@ public final class JobStore: Sendable {
     /// - Returns: false when the queue is full (the reservation, if any, is released).
     public func insert(_ job: RenameJob, idempotencyKey: String?, body: JSONValue, capacity: Int) -> Bool {
         state.withLock { state in
-            guard state.unfinishedRenames < capacity else {
+            guard state.unfinishedRenames + state.othersUnfinished < capacity else {
                 if let key = idempotencyKey { state.accepting.remove(IdempotencyKey(client: job.client, key: key)) }
                 return false
             }
@@ -275,6 +277,12 @@ public final class JobStore: Sendable {
         state.withLock { state in
             state.jobs.values.lazy.map(\.job).filter { $0.status == .queued || $0.status == .renaming }.map(\.createdAt).min()
         }
+    }
+
+    /// Notes how many renames are unfinished on every replica (counted in shared storage), so
+    /// that `queue.capacity` bounds them all.
+    public func noteUnfinishedEverywhere(_ total: Int) {
+        state.withLock { $0.othersUnfinished = max(0, total - $0.unfinishedRenames) }
     }
 
     /// Jobs whose rename is not final yet.

@@ -16,6 +16,8 @@ struct NotificationRoutes: Sendable {
     let verifiers: [String: NotificationVerifier]
     let intake: NotificationIntake
     let replayCache: NotificationReplayCache
+    /// With several replicas, the replay window every replica shares (SPEC §12).
+    let replicas: (any ReplicaCoordinator)?
     /// `renamer_notifications_total` per result, made once (the factory's lookup costs per request).
     let counters: [String: Metrics.Counter]
     let clock: any RenamerClock
@@ -31,6 +33,7 @@ struct NotificationRoutes: Sendable {
         }
         intake = components.notifications
         replayCache = components.replayCache
+        replicas = components.store.storage as? any ReplicaCoordinator
         let results = ["rejected", "too_large", "invalid"] + NotificationIntake.Result.allCases.map(\.rawValue)
         counters = Dictionary(
             uniqueKeysWithValues: results.map { ($0, components.metrics.counter("renamer_notifications_total", [("result", $0)])) }
@@ -93,6 +96,21 @@ struct NotificationRoutes: Sendable {
         else {
             count("invalid")
             throw Problem(.badRequest, "malformed-json", "notification body is not a JSON object")
+        }
+        if let replicas {
+            let expiry = now.addingTimeInterval(configuration.notifications.maxAgeSeconds)
+            let fresh: Bool
+            do {
+                fresh = try await replicas.claimNotification(key: "\(pair.0):\(pair.1)", expiresAt: expiry)
+            } catch {
+                context.logger.error("cannot check the shared replay window", metadata: ["error": "\(error)"])
+                throw Problem.unavailable("the database cannot be reached", retryAfter: 5)
+            }
+            guard fresh else {
+                replayCache.remember(timestamp: pair.0, signature: pair.1, now: now)
+                count("duplicate")
+                return Self.answer(.duplicate)
+            }
         }
         let result = await intake.handle(cloud: cloudName, jobHint: query["job"].map(String.init), body: object)
         replayCache.remember(timestamp: pair.0, signature: pair.1, now: now)

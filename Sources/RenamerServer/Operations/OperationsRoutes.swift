@@ -18,6 +18,12 @@ struct OperationsRoutes {
         router.get("readyz") { _, _ in
             switch readiness.current {
             case .ready:
+                // With several replicas, not while the database cannot be reached (SPEC §12).
+                if let replicas = store.storage as? any ReplicaCoordinator, !replicas.isReachable {
+                    var response = Self.text("database unreachable\n", status: .serviceUnavailable)
+                    response.headers[.retryAfter] = "1"
+                    return response
+                }
                 return Self.text("ready\n", status: .ok)
             case .starting:
                 var response = Self.text("starting\n", status: .serviceUnavailable)

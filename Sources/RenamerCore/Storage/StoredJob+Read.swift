@@ -1,18 +1,21 @@
 import Foundation
-import RenamerCore
 
 /// Reads a stored job through ``JSONValue`` instead of `JSONDecoder`: a list page decodes 20–100
 /// rows, and Foundation's generic decoding (metadata lookups, a date formatter per timestamp) cost
 /// ~30 µs per job where this costs a few (`Benchmarks/run.sh history`).
 extension StoredJob {
-    struct Corrupt: Error, CustomStringConvertible {
-        let description: String
+    public struct Corrupt: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    static func read(_ body: Data) throws -> RenameJob {
+    public static func read(_ body: Data) throws -> RenameJob {
+        try read(Array(body))
+    }
+
+    public static func read(_ body: [UInt8]) throws -> RenameJob {
         let stored: JSONValue
         do {
-            stored = try JSONValue.parse(Array(body))
+            stored = try JSONValue.parse(body)
         } catch {
             throw Corrupt(description: "a stored job is not JSON: \(error)")
         }

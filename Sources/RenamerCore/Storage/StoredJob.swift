@@ -1,9 +1,8 @@
 import Foundation
-import RenamerCore
 
-/// A job as the journal stores it: the API fields plus what the API does not show (owner,
+/// A job as storage keeps it (the SQLite journal and PostgreSQL): the API fields plus what the API does not show (owner,
 /// notification time, the callback event).
-struct StoredJob {
+public struct StoredJob: Sendable {
     var job: RenameJob
     var client: String
     var notifiedAt: Date?
@@ -11,7 +10,7 @@ struct StoredJob {
     var eventBody: Data?
     var nextAttemptAt: Date?
 
-    init(_ job: RenameJob) {
+    public init(_ job: RenameJob) {
         self.job = job
         client = job.client
         notifiedAt = job.notifiedAt
@@ -24,7 +23,7 @@ struct StoredJob {
 /// Written with ``JSONWriter`` in the form ``read(_:)`` reads: absent optionals are left out, dates
 /// are seconds since 1970, the event body is base64.
 extension StoredJob: JSONWritable {
-    func write(to json: inout JSONWriter) {
+    public func write(to json: inout JSONWriter) {
         json.object { json in
             json.field("job", job)
             json.field("client", client)
@@ -39,5 +38,12 @@ extension StoredJob: JSONWritable {
                 json.seconds(nextAttemptAt)
             }
         }
+    }
+}
+
+extension StoredJob {
+    /// The stored form of `job`: the bytes ``read(_:)-(Data)`` reads back.
+    public static func encode(_ job: RenameJob) -> [UInt8] {
+        JSONWriter.encode(StoredJob(job))
     }
 }
