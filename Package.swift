@@ -204,6 +204,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "RenamerPostgresTests",
+            dependencies: [
+                "RenamerConfig", "RenamerCore", "RenamerPostgres", "RenamerTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "RenamerConfigTests",
             dependencies: ["RenamerConfig", "RenamerCrypto", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: swiftSettings

@@ -212,7 +212,7 @@ public enum ConfigurationLoader {
         guard !storage.path.isEmpty else { throw ConfigurationError("storage.path", "must not be empty") }
         storage.retentionDays = try values.double("storage.retention_days", minimum: 0, maximum: 3650) ?? storage.retentionDays
         storage.kind = try values.choice("storage.kind", as: RenamerConfiguration.Storage.Kind.self) ?? storage.kind
-        storage.leaseSeconds = try values.double("storage.lease_seconds", minimum: 3, maximum: 3600) ?? storage.leaseSeconds
+        storage.leaseSeconds = try values.double("storage.lease_seconds", minimum: 3, inclusiveMinimum: true, maximum: 3600) ?? storage.leaseSeconds
         storage.poolSize = try values.int("storage.pool_size", in: 2...200) ?? storage.poolSize
         if let url = try values.secret("storage.url") {
             guard PostgresURL(url) != nil else {

@@ -48,6 +48,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         var leaseHeldUntil: ContinuousClock.Instant = .now - .seconds(1)
         var reachable = false
         var lastFullSweep: ContinuousClock.Instant?
+        var closed = false
     }
 
     let client: PostgresClient
@@ -193,7 +194,8 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 resume.append(waiter.continuation)
                 return true
             }
-            let again = !state.pending.isEmpty || !state.waiters.isEmpty
+            // After close, what could not be written stays unwritten (the lease is given back).
+            let again = !state.closed && (!state.pending.isEmpty || !state.waiters.isEmpty)
             state.flushing = again
             return (resume, again)
         }
@@ -683,7 +685,9 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
 
     public func takeRequests() async throws(StorageError) -> [ReplicaRequest] {
         let lease = lease
-        return try await read("requests") { [self] () async throws -> [ReplicaRequest] in
+        // A short deadline: this runs every 200 ms, and its failure is how readiness learns first
+        // that the database is away.
+        return try await read("requests", seconds: 1) { [self] () async throws -> [ReplicaRequest] in
             var requests: [(Int64, ReplicaRequest)] = []
             for try await (id, jobID, kind, at) in try await client.query(
                 """
@@ -783,6 +787,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
             for task in tasks.withLock({ $0 }) { task.cancel() }
         }
         try? await sync()
+        state.withLock { $0.closed = true }
         let lease = lease
         if lease != 0 {
             _ = try? await client.query("UPDATE renamer_leases SET expires_at = now() - interval '1 second' WHERE token = \(lease)", logger: logger)
@@ -791,6 +796,10 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
 
     /// A PostgreSQL error in one line, with the server's message when there is one.
     static func describe(_ error: any Error) -> String {
+        if let error = error as? PostgresTransactionError {
+            if let inner = error.closureError ?? error.commitError ?? error.beginError { return describe(inner) }
+            if let inner = error.rollbackError { return describe(inner) }
+        }
         guard let error = error as? PSQLError else { return "\(error)" }
         if let message = error.serverInfo?[.message] {
             return "\(message) (\(error.serverInfo?[.sqlState] ?? "?"))"

@@ -91,7 +91,11 @@ struct KillRestartTests {
     }
 
     static func startDaemon(_ world: World) async throws -> (Subprocess, Int) {
-        let child = try Subprocess("asset-renamer", ["serve", "--config", world.configPath])
+        try await startDaemon(configPath: world.configPath)
+    }
+
+    static func startDaemon(configPath: String) async throws -> (Subprocess, Int) {
+        let child = try Subprocess("asset-renamer", ["serve", "--config", configPath])
         _ = await waitUntil(timeout: 60) { ServeTests.listeningPort(in: child.standardError) != nil || !child.process.isRunning }
         guard let port = ServeTests.listeningPort(in: child.standardError) else {
             throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "daemon did not start: \(child.standardError)"])
