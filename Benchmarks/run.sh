@@ -13,6 +13,11 @@
 #                                 while a dead receiver (accepts, never answers) has a backlog of DEAD
 #   Benchmarks/run.sh history     a journal with HISTORY finished jobs and PENDING callbacks to a
 #                                 dead receiver: RSS, and the latency of reading old jobs and lists
+#   Benchmarks/run.sh replicas    accept and end-to-end throughput with REPLICA_COUNTS (default "1 2 3")
+#                                 replicas on PostgreSQL beside the SQLite journal, CPU per job in the
+#                                 daemons and in PostgreSQL (from /proc), then takeover
+#   Benchmarks/run.sh takeover    time from kill -9 of a replica with a call in flight to the job
+#                                 completed by another, KILLS (default 10) times, LEASE (default 5) s
 #   Benchmarks/run.sh all         throughput, e2e, memory, recovery, callbacks and history, in that order
 # Several modes may be given: Benchmarks/run.sh throughput e2e.
 # Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (default 100000),
@@ -396,6 +401,159 @@ soak() {
   stop_daemon
 }
 
+# ---- Several replicas on PostgreSQL (SPEC §12) ----
+# A throwaway cluster (Tests/postgres-cluster: initdb + pg_ctl on a free port), a fresh database per
+# measurement, replicas on ports 19581.. with storage.kind postgres.
+PG_DIR=""
+PG_PORT=""
+REPLICA_PIDS=()
+start_postgres() {
+  [ -n "$PG_DIR" ] && return 0
+  chmod 755 "$WORK"
+  PG_DIR="$WORK/pg"
+  Tests/postgres-cluster start "$PG_DIR" >/dev/null
+  PG_PORT=$(cat "$PG_DIR/port")
+  PIDS+=()  # the cluster is stopped by stop_postgres (EXIT trap)
+  trap 'stop_postgres; cleanup' EXIT
+}
+stop_postgres() { [ -n "$PG_DIR" ] && Tests/postgres-cluster stop "$PG_DIR" || true; }
+fresh_database() { # prints the URL of a new database
+  local name="bench_$RANDOM$RANDOM"
+  Tests/postgres-cluster createdb "$PG_DIR" "$name" | tail -1
+}
+# CPU seconds of the whole cluster: the postmaster with its exited children, plus live backends.
+postgres_cpu() {
+  local master
+  master=$(head -1 "$PG_DIR/data/postmaster.pid")
+  { awk '{print $14 + $15 + $16 + $17}' "/proc/$master/stat"
+    for child in $(pgrep -P "$master"); do awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null; done
+  } | awk -v hz="$(getconf CLK_TCK)" '{t += $1} END {printf "%.2f", t / hz}'
+}
+replica_config() { # $1 index, $2 database URL, $3 lease seconds
+  local port=$((19581 + $1))
+  sed -e "s|port: $DAEMON_PORT}|port: $port}|" -e "s|^storage: .*|storage: {kind: postgres, url: \"$2\", lease_seconds: $3, pool_size: 10}|" \
+    "$WORK/renamer.yaml" >"$WORK/replica$1.yaml"
+  echo "public_base_url: http://127.0.0.1:$port" >>"$WORK/replica$1.yaml"
+}
+start_replica() { # $1 index
+  $BIN/asset-renamer serve --config "$WORK/replica$1.yaml" >>"$WORK/replica$1.log" 2>&1 &
+  REPLICA_PIDS[$1]=$!
+  PIDS+=($!)
+  for _ in $(seq 3000); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((19581 + $1))/readyz")" = 200 ] && return 0
+    sleep 0.01
+  done
+  echo "replica $1 not ready" >&2; return 1
+}
+start_replicas() { # $1 count, $2 database URL, $3 lease seconds
+  config "$WORK/unused.sqlite"
+  REPLICA_PIDS=()
+  for i in $(seq 0 $(($1 - 1))); do replica_config "$i" "$2" "$3"; start_replica "$i"; done
+}
+stop_replicas() { for pid in "${REPLICA_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done; REPLICA_PIDS=(); }
+replicas_cpu() { local t=0; for pid in "${REPLICA_PIDS[@]}"; do t=$(echo "$t + $(cpu_seconds "$pid")" | bc); done; echo "$t"; }
+replicas_metric() { # sum of a metric over the replicas
+  local t=0
+  for i in "${!REPLICA_PIDS[@]}"; do
+    t=$((t + $(curl -s "http://127.0.0.1:$((19581 + i))/metrics" | awk -v name="$1" '$1 == name {v = int($2)} END {print v + 0}')))
+  done
+  echo "$t"
+}
+replicas_delivered() { replicas_metric 'renamer_callbacks_total{outcome="delivered"}'; }
+# wrk against every replica at once (connections split), in the background; waits; prints the summed req/s.
+wrk_replicas() { # $1 count, $2 connections in all, $3 duration, rest: environment for accept.lua as NAME=VALUE
+  local count=$1 connections=$2 duration=$3; shift 3
+  local outs=()
+  for i in $(seq 0 $((count - 1))); do
+    env "$@" RENAMER_RUN="${RUN_PREFIX:-}r$i-" RENAMER_TOKEN=$TOKEN \
+      wrk -t1 -c$((connections / count)) -d"${duration}s" -s Benchmarks/accept.lua "http://127.0.0.1:$((19581 + i))" >"$WORK/wrk$i.out" &
+    outs+=($!)
+  done
+  wait "${outs[@]}"
+  cat "$WORK"/wrk*.out | awk '/Requests\/sec/ {r += $2} END {printf "%.0f", r}'
+  rm -f "$WORK"/wrk*.out
+}
+
+replicas() {
+  echo "== several replicas on PostgreSQL $(Tests/postgres-cluster 2>&1 | head -0; ls -d /usr/lib/postgresql/*/ | xargs -n1 basename | sort -V | tail -1) (fsync on; throwaway cluster), beside SQLite; $(nproc) cores"
+  start_postgres
+  emulator pause
+  rm -f "$WORK"/journal.sqlite*
+  config "$WORK/journal.sqlite"; start_daemon; wait_ready
+  local sqlite_rate cpu0 cpu1
+  cpu0=$(cpu_seconds "$DAEMON_PID")
+  sqlite_rate=$(RENAMER_RUN=sq RENAMER_TOKEN=$TOKEN wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" -s Benchmarks/accept.lua "$DAEMON" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+  cpu1=$(cpu_seconds "$DAEMON_PID")
+  printf '%-32s %8s req/s   daemon %6.0f µs CPU per accept\n' "accept, SQLite journal" "$sqlite_rate" \
+    "$(echo "1000000 * ($cpu1 - $cpu0) / ($sqlite_rate * $DURATION)" | bc -l)"
+  stop_daemon
+  for count in ${REPLICA_COUNTS:-1 2 3}; do
+    start_replicas "$count" "$(fresh_database)" 30
+    local d0 p0 rate d1 p1
+    d0=$(replicas_cpu); p0=$(postgres_cpu)
+    rate=$(RUN_PREFIX=a$count wrk_replicas "$count" "$CONNECTIONS" "$DURATION")
+    d1=$(replicas_cpu); p1=$(postgres_cpu)
+    awk -v n="$count" -v r="$rate" -v s="$sqlite_rate" -v d="$(echo "$d1 - $d0" | bc)" -v p="$(echo "$p1 - $p0" | bc)" -v t="$DURATION" 'BEGIN {
+      jobs = r * t
+      printf "accept, PostgreSQL, %d replica(s)    %8.0f req/s (%3.0f %% of SQLite)   daemons %4.0f µs + PostgreSQL %4.0f µs CPU per accept; one database core: %.0f accepts/s\n",
+        n, r, 100 * r / s, 1e6 * d / jobs, 1e6 * p / jobs, jobs / p }'
+    stop_replicas
+  done
+  emulator resume
+  local count
+  for count in ${REPLICA_COUNTS:-1 2 3}; do
+    start_replicas "$count" "$(fresh_database)" 30
+    for i in $(seq 0 $((count - 1))); do emulator assets "{\"public_id\":\"bench/e${count}r$i-t0-\",\"count\":100000}"; done
+    local d0 p0 start accepted end d1 p1
+    d0=$(replicas_cpu); p0=$(postgres_cpu); start=$(date +%s.%N)
+    RUN_PREFIX=e$count wrk_replicas "$count" 16 "$DURATION" RENAMER_INVALIDATE=true RENAMER_CALLBACK="$EMULATOR/_emulator/callbacks/bench" >/dev/null
+    accepted=$(replicas_metric renamer_renames_accepted_total)
+    wait_for replicas_delivered 600 "$accepted"
+    end=$(date +%s.%N); d1=$(replicas_cpu); p1=$(postgres_cpu)
+    awk -v n="$count" -v j="$accepted" -v t="$(echo "$end - $start" | bc)" -v d="$(echo "$d1 - $d0" | bc)" -v p="$(echo "$p1 - $p0" | bc)" 'BEGIN {
+      printf "e2e, PostgreSQL, %d replica(s): %d jobs in %.1f s = %.0f jobs/s; CPU per 1,000 jobs: daemons %.3f s, PostgreSQL %.3f s; one database core: %.0f jobs/s\n",
+        n, j, t, j / t, 1000 * d / j, 1000 * p / j, j / p }'
+    stop_replicas
+  done
+  takeover
+}
+
+# Takeover after kill -9: a job's call hangs at the paused emulator on replica 0, replica 0 is
+# killed, and the time until replica 1 has completed the job (takeover, reconciliation, rename) is
+# measured, KILLS times. Goal: at most lease_seconds + 5 s every time.
+takeover() {
+  local lease=${LEASE:-5} kills=${KILLS:-10}
+  start_postgres
+  start_replicas 2 "$(fresh_database)" "$lease"
+  emulator assets "{\"public_id\":\"bench/takeover-\",\"count\":$kills}"
+  local times=()
+  for round in $(seq 0 $((kills - 1))); do
+    emulator pause
+    local id
+    id=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' http://127.0.0.1:19581/v1/renames \
+      -d "{\"from_public_id\":\"bench/takeover-$round\",\"to_public_id\":\"bench/taken-$round\",\"invalidate\":false}" |
+      python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+    for _ in $(seq 500); do
+      [ "$(curl -s "$EMULATOR/_emulator/in-flight" | python3 -c 'import json, sys; print(json.load(sys.stdin)["calls"])')" -ge 1 ] && break
+      sleep 0.01
+    done
+    local killed_at done_at
+    kill -9 "${REPLICA_PIDS[0]}"; wait "${REPLICA_PIDS[0]}" 2>/dev/null
+    killed_at=$(date +%s.%N)
+    emulator resume
+    while [ "$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:19582/v1/renames/$id" | python3 -c 'import json, sys; print(json.load(sys.stdin)["status"])')" != completed ]; do
+      sleep 0.05
+      [ "$(echo "$(date +%s.%N) - $killed_at > 120" | bc)" = 1 ] && { echo "takeover round $round: not completed after 120 s" >&2; break; }
+    done
+    done_at=$(date +%s.%N)
+    times+=("$(echo "$done_at - $killed_at" | bc)")
+    start_replica 0
+  done
+  printf '%s\n' "${times[@]}" | sort -n | awk -v lease="$lease" -v n="$kills" '{t[NR] = $1} END {
+    printf "takeover after kill -9 (lease_seconds %d, %d kills): p50 %.2f s, max %.2f s (goal: at most %d s)\n", lease, n, t[int((NR + 1) / 2)], t[NR], lease + 5 }'
+  stop_replicas
+}
+
 start_emulator
 for mode in "${@:-throughput}"; do
   case "$mode" in
@@ -406,7 +564,9 @@ for mode in "${@:-throughput}"; do
   soak) soak ;;
   callbacks) callbacks ;;
   history) history ;;
+  replicas) replicas ;;
+  takeover) takeover ;;
   all) throughput; e2e; memory; recovery; callbacks; history ;;
-  *) echo "usage: $0 MODE... (throughput|e2e|memory|recovery|soak|callbacks|history|all)" >&2; exit 2 ;;
+  *) echo "usage: $0 MODE... (throughput|e2e|memory|recovery|soak|callbacks|history|replicas|takeover|all)" >&2; exit 2 ;;
   esac
 done

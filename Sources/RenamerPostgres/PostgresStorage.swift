@@ -510,7 +510,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         }
         startRenewing()
         var startup = StartupState()
-        startup.unfinished = try await takeOver(full: true)
+        startup.unfinished = try await takeOver(full: true).unfinished
         return startup
     }
 
@@ -588,7 +588,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         state.withLock { $0.reachable = false }
     }
 
-    public func takeOver() async throws(StorageError) -> [(job: RenameJob, sequence: Int)] {
+    public func takeOver() async throws(StorageError) -> TakenOver {
         // Jobs of a lease that passed are found through the owner index each time; a full sweep for
         // owners with no lease row at all (a write that raced a takeover) runs every minute.
         let full = state.withLock { state in
@@ -601,9 +601,9 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         return try await takeOver(full: full)
     }
 
-    private func takeOver(full: Bool) async throws(StorageError) -> [(job: RenameJob, sequence: Int)] {
+    private func takeOver(full: Bool) async throws(StorageError) -> TakenOver {
         let lease = lease
-        return try await read("jobs to take over") { [self] () async throws -> [(job: RenameJob, sequence: Int)] in
+        return try await read("jobs to take over") { [self] () async throws -> TakenOver in
             try await client.withTransaction(logger: logger) { connection in
                 // One sweeper at a time: a sweep sees every lease registered before it.
                 try await connection.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.takeoverLock))", logger: logger)
@@ -614,7 +614,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 ).decode(Int64.self) {
                     dead.append(token)
                 }
-                guard full || !dead.isEmpty else { return [] }
+                guard full || !dead.isEmpty else { return TakenOver() }
                 if !dead.isEmpty {
                     logger.notice("taking over the jobs of passed leases", metadata: ["leases": "\(dead)"])
                     try await connection.query("DELETE FROM renamer_calls WHERE lease = ANY(\(dead))", logger: logger)
@@ -653,7 +653,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 if !adopted.isEmpty || callbacks > 0 {
                     logger.notice("jobs taken over", metadata: ["jobs": "\(adopted.count)", "callbacks": "\(callbacks)"])
                 }
-                return adopted.sorted { $0.sequence < $1.sequence }
+                return TakenOver(unfinished: adopted.sorted { $0.sequence < $1.sequence }, callbacks: callbacks)
             }
         }
     }

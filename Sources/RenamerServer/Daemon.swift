@@ -149,17 +149,16 @@ struct DaemonService: Service {
             await onListening(port)
         }
         // Services shut down in reverse order: the drain service first, while the server still answers.
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: app),
-                    .init(service: HousekeepingService(components: components)),
-                    .init(service: ReplicaService(components: components)),
-                    .init(service: DrainService(components: components, exitOnSecondSignal: exitOnSecondSignal)),
-                ],
-                logger: logger
-            )
-        )
+        // A service that returns ends the group, so the replica duties run only with shared storage.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: app),
+            .init(service: HousekeepingService(components: components)),
+        ]
+        if components.store.storage is any ReplicaCoordinator {
+            services.append(.init(service: ReplicaService(components: components)))
+        }
+        services.append(.init(service: DrainService(components: components, exitOnSecondSignal: exitOnSecondSignal)))
+        let group = ServiceGroup(configuration: .init(services: services, logger: logger))
         try await withGracefulShutdownHandler {
             try await group.run()
         } onGracefulShutdown: {

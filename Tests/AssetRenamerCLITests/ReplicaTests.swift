@@ -161,6 +161,22 @@ struct ReplicaTests {
         }
     }
 
+    /// What the test knows of unfinished jobs: each as read through `base`, and the lines of every
+    /// replica's log that name it (request lines left out).
+    static func explain(_ ids: Set<String>, _ world: World, via base: String) async -> String {
+        var text = "test seed \(TestRandom.seed)\n"
+        for id in ids.sorted() {
+            let job = (try? await http(.GET, base + "/v1/renames/\(id)")).map { String(decoding: $0.1, as: UTF8.self) } ?? "?"
+            text += "\(id): \(job)\n"
+            for index in 0..<world.replicas.withLock({ $0.count }) {
+                for line in world.fullLog(index).split(separator: "\n") where line.contains(id) && !line.contains(#""msg":"request""#) {
+                    text += "  replica \(index): \(line)\n"
+                }
+            }
+        }
+        return text
+    }
+
     /// Waits (bounded) until every job reads as completed with its callback delivered through
     /// `base`; returns those that did not.
     static func unfinished(_ ids: [String], via base: String, timeout: Double = 60) async -> Set<String> {
@@ -254,7 +270,8 @@ struct ReplicaTests {
 
         // The survivor finishes everything: read through it, every job completes and is called back.
         let left = await Self.unfinished(ids, via: world.base(2))
-        #expect(left.isEmpty, "unfinished (test seed \(TestRandom.seed)): \(left.sorted())\n\(world.log(2))")
+        let why = left.isEmpty ? "" : await Self.explain(left, world, via: world.base(2))
+        #expect(left.isEmpty, "unfinished: \(why)")
         let applied = try await Self.appliedRenames(world)
         #expect(applied.values.allSatisfy { $0 == 1 }, "applied more than once (seed \(TestRandom.seed)): \(applied.filter { $0.value != 1 })")
         #expect(applied.count == count)
@@ -353,7 +370,8 @@ struct ReplicaTests {
             ids.append(try await Self.submit(world.base(index % 2), from: "db/k\(index)", to: "db/n\(index)", callbackURL: world.callbackURL))
         }
         let left = await Self.unfinished(ids, via: world.base(0))
-        #expect(left.isEmpty, "unfinished: \(left.sorted())\n\(world.log(0))\n\(world.log(1))")
+        let why = left.isEmpty ? "" : await Self.explain(left, world, via: world.base(0))
+        #expect(left.isEmpty, "unfinished: \(why)")
         let applied = try await Self.appliedRenames(world)
         #expect(applied.values.allSatisfy { $0 == 1 } && applied.count == count, "\(applied.filter { $0.value != 1 })")
         #expect(Set(ids).isSubset(of: Self.calledBack(world)))

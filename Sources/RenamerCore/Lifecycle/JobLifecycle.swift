@@ -248,8 +248,9 @@ public final class JobLifecycle: Sendable {
                 for request in requests { await handle(request) }
             }
             if tick % 5 == 0 {
-                if let adopted = try? await replicas.takeOver(), !adopted.isEmpty {
-                    resume(StartupState(unfinished: adopted))
+                if let taken = try? await replicas.takeOver(), !taken.unfinished.isEmpty || taken.callbacks > 0 {
+                    resume(StartupState(unfinished: taken.unfinished))
+                    // The outbox has callbacks that no wake-up of this replica's covers yet.
                     callbacks.start()
                 }
                 if let total = try? await replicas.unfinishedRenameCount() { store.noteUnfinishedEverywhere(total) }

@@ -33,10 +33,10 @@ public protocol ReplicaCoordinator: Sendable {
     func claimCall(_ job: RenameJob, limit: Int) async -> CallClaim
     /// The job's call ended: its slot of the cloud's limit is free again.
     func releaseCall(_ id: String)
-    /// Takes over the jobs of replicas whose lease passed. Returns those that need running again
-    /// (not final, or final without their callback event), oldest first; their pending
-    /// callbacks are now this replica's outbox.
-    func takeOver() async throws(StorageError) -> [(job: RenameJob, sequence: Int)]
+    /// Takes over the jobs of replicas whose lease passed: those that need running again (not
+    /// final, or final without their callback event), oldest first, and how many callbacks
+    /// waiting in their outbox are now this replica's.
+    func takeOver() async throws(StorageError) -> TakenOver
     /// Requests for this replica's jobs that arrived at other replicas, oldest first; each is
     /// handed out once.
     func takeRequests() async throws(StorageError) -> [ReplicaRequest]
@@ -44,6 +44,17 @@ public protocol ReplicaCoordinator: Sendable {
     func forward(_ request: ReplicaRequest) async throws(StorageError)
     /// Jobs whose rename is not final yet, on every replica (`queue.capacity` is global).
     func unfinishedRenameCount() async throws(StorageError) -> Int
+}
+
+/// What ``ReplicaCoordinator/takeOver()`` moved to this replica.
+public struct TakenOver: Sendable {
+    public var unfinished: [(job: RenameJob, sequence: Int)]
+    public var callbacks: Int
+
+    public init(unfinished: [(job: RenameJob, sequence: Int)] = [], callbacks: Int = 0) {
+        self.unfinished = unfinished
+        self.callbacks = callbacks
+    }
 }
 
 /// What ``ReplicaCoordinator/claimCall(_:limit:)`` answered.
