@@ -18,7 +18,7 @@
 #                                 daemons and in PostgreSQL (from /proc), then takeover
 #   Benchmarks/run.sh takeover    time from kill -9 of a replica with a call in flight to the job
 #                                 completed by another, KILLS (default 10) times, LEASE (default 5) s
-#   Benchmarks/run.sh all         throughput, e2e, memory, recovery, callbacks and history, in that order
+#   Benchmarks/run.sh all         throughput, e2e, memory, recovery, callbacks, history and replicas, in that order
 # Several modes may be given: Benchmarks/run.sh throughput e2e.
 # Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (default 100000),
 # BATCHES (default 3), BATCH (jobs per drained batch, default 20000), DEAD (callbacks, default 10000), HISTORY
@@ -450,7 +450,7 @@ start_replicas() { # $1 count, $2 database URL, $3 lease seconds
   REPLICA_PIDS=()
   for i in $(seq 0 $(($1 - 1))); do replica_config "$i" "$2" "$3"; start_replica "$i"; done
 }
-stop_replicas() { for pid in "${REPLICA_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done; REPLICA_PIDS=(); }
+stop_replicas() { for pid in "${REPLICA_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; done; REPLICA_PIDS=(); }
 replicas_cpu() { local t=0; for pid in "${REPLICA_PIDS[@]}"; do t=$(echo "$t + $(cpu_seconds "$pid")" | bc); done; echo "$t"; }
 replicas_metric() { # sum of a metric over the replicas
   local t=0
@@ -538,7 +538,7 @@ takeover() {
       sleep 0.01
     done
     local killed_at done_at
-    kill -9 "${REPLICA_PIDS[0]}"; wait "${REPLICA_PIDS[0]}" 2>/dev/null
+    kill -9 "${REPLICA_PIDS[0]}"; wait "${REPLICA_PIDS[0]}" 2>/dev/null || true
     killed_at=$(date +%s.%N)
     emulator resume
     while [ "$(curl -s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:19582/v1/renames/$id" | python3 -c 'import json, sys; print(json.load(sys.stdin)["status"])')" != completed ]; do
@@ -566,7 +566,7 @@ for mode in "${@:-throughput}"; do
   history) history ;;
   replicas) replicas ;;
   takeover) takeover ;;
-  all) throughput; e2e; memory; recovery; callbacks; history ;;
+  all) throughput; e2e; memory; recovery; callbacks; history; replicas ;;
   *) echo "usage: $0 MODE... (throughput|e2e|memory|recovery|soak|callbacks|history|replicas|takeover|all)" >&2; exit 2 ;;
   esac
 done

@@ -103,7 +103,7 @@ enum PostgresSchema {
                 IF NOT EXISTS (
                     SELECT 1 FROM renamer_leases
                     WHERE token = p_lease AND expires_at > now() + make_interval(secs => p_margin)
-                ) THEN RETURN 'wait:lease'; END IF;
+                ) THEN RETURN 'busy:lease'; END IF;
                 IF EXISTS (
                     SELECT 1 FROM renamer_jobs o
                     WHERE o.status IN ('queued', 'renaming') AND o.sequence < j.sequence
@@ -117,7 +117,7 @@ enum PostgresSchema {
                 ) THEN RETURN 'wait:another replica renames its public ID'; END IF;
                 SELECT count(*) INTO busy FROM renamer_calls c JOIN renamer_leases l ON l.token = c.lease AND l.expires_at > now()
                     WHERE c.cloud = j.cloud AND c.in_call AND c.job_id <> p_job;
-                IF busy >= p_limit THEN RETURN 'wait:cloud at its limit'; END IF;
+                IF busy >= p_limit THEN RETURN 'busy:cloud at its limit on all replicas'; END IF;
                 INSERT INTO renamer_calls (job_id, cloud, from_key, to_key, lease, in_call)
                     VALUES (p_job, j.cloud, j.from_key, j.to_key, p_lease, true)
                     ON CONFLICT (job_id) DO UPDATE SET lease = p_lease, in_call = true;

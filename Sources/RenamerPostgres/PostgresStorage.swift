@@ -674,12 +674,13 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
             switch answer {
             case "granted": return .granted
             case "lost": return .lost
+            case _ where answer.hasPrefix("busy:"): return .cloudBusy(String(answer.dropFirst("busy:".count)))
             default: return .wait(String(answer.dropFirst("wait:".count)))
             }
         } catch {
             markUnreachableIfConnection(error)
             logger.warning("cannot claim a call; asking again", metadata: ["job_id": "\(job.id)", "error": "\(Self.describe(error))"])
-            return .wait("database: \(Self.describe(error))")
+            return .cloudBusy("database: \(Self.describe(error))")
         }
     }
 
@@ -734,15 +735,18 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         }
     }
 
-    public func unfinishedRenameCount() async throws(StorageError) -> Int {
-        try await read("the queue's depth") { [self] () async throws -> Int in
-            for try await count in try await client.query(
-                "SELECT count(*) FROM renamer_jobs WHERE finished_at IS NULL AND status IN ('queued', 'renaming')",
+    public func census() async throws(StorageError) -> (unfinishedRenames: Int, replicas: Int) {
+        try await read("the queue's depth") { [self] () async throws -> (unfinishedRenames: Int, replicas: Int) in
+            for try await (unfinished, replicas) in try await client.query(
+                """
+                SELECT (SELECT count(*) FROM renamer_jobs WHERE finished_at IS NULL AND status IN ('queued', 'renaming')),
+                    (SELECT count(*) FROM renamer_leases WHERE expires_at > now())
+                """,
                 logger: logger
-            ).decode(Int.self) {
-                return count
+            ).decode((Int, Int).self) {
+                return (unfinished, replicas)
             }
-            return 0
+            return (0, 1)
         }
     }
 

@@ -253,7 +253,10 @@ public final class JobLifecycle: Sendable {
                     // The outbox has callbacks that no wake-up of this replica's covers yet.
                     callbacks.start()
                 }
-                if let total = try? await replicas.unfinishedRenameCount() { store.noteUnfinishedEverywhere(total) }
+                if let census = try? await replicas.census() {
+                    store.noteUnfinishedEverywhere(census.unfinishedRenames)
+                    queue.shareLimits(among: census.replicas)
+                }
             }
             tick += 1
             try? await Task.sleep(for: .milliseconds(200))

@@ -47,8 +47,9 @@ public final class JobQueue: @unchecked Sendable {
         case failed(RenameJob.JobError)
         /// Try again after `delay`; `pauseCloud` stops the whole cloud until then.
         case retry(delay: Double, pauseCloud: Bool, next: Step)
-        /// Another replica holds what the job needs (SPEC §12): ask again after `delay`.
-        case deferred(delay: Double, reason: String)
+        /// Another replica holds what the job needs (SPEC §12): ask again after `delay`;
+        /// `pauseCloud` holds back every job of the cloud meanwhile.
+        case deferred(delay: Double, reason: String, pauseCloud: Bool)
     }
 
     struct Entry {
@@ -111,6 +112,8 @@ public final class JobQueue: @unchecked Sendable {
     private var pausedUntil: [String: Date] = [:]
     private var wakeArmed: Set<String> = []
     private var draining = false
+    /// Replicas sharing each cloud's limit (SPEC §12); 1 with single-process storage.
+    private var replicaCount = 1
 
     public init(
         configuration: RenamerConfiguration,
@@ -176,6 +179,15 @@ public final class JobQueue: @unchecked Sendable {
         return job
     }
 
+    /// Several replicas share each cloud's limit: this one starts at most its share at once.
+    public func shareLimits(among replicas: Int) {
+        scheduler.async { [self] in
+            guard replicas != replicaCount else { return }
+            replicaCount = max(1, replicas)
+            pump()
+        }
+    }
+
     /// Blocks until the scheduler has handled everything submitted so far (tests).
     public func sync() {
         scheduler.sync {}
@@ -218,13 +230,21 @@ public final class JobQueue: @unchecked Sendable {
                 }
                 pausedUntil[cloud] = nil
             }
-            let limit = configuration.clouds[cloud]?.maxConcurrentRequests ?? 1
+            let limit = localLimit(cloud)
             while inFlight[cloud, default: 0] < limit, let id = ready[cloud]?.popFirst() {
                 guard readyIDs.remove(id) != nil else { continue }
                 start(id)
             }
             if ready[cloud]?.isEmpty == true { ready[cloud] = nil }
         }
+    }
+
+    /// This replica's share of the cloud's `max_concurrent_requests` (at least 1). The claims in
+    /// shared storage keep the sum within the limit; the share keeps replicas from asking for
+    /// slots the others hold.
+    private func localLimit(_ cloud: String) -> Int {
+        let limit = configuration.clouds[cloud]?.maxConcurrentRequests ?? 1
+        return max(1, limit / replicaCount)
     }
 
     private func armWake(_ cloud: String, at date: Date) {
@@ -296,9 +316,14 @@ public final class JobQueue: @unchecked Sendable {
             logger.warning("rename failed", metadata: ["job_id": "\(id)", "cloud": "\(entry.cloud)", "code": "\(error.code)"])
             endRenamePhase(id)
             if let job { onRenamePhaseEnded(job) }
-        case .deferred(let delay, let reason):
+        case .deferred(let delay, let reason, let pauseCloud):
             entries[id] = entry
             logger.debug("call deferred", metadata: ["job_id": "\(id)", "reason": "\(reason)"])
+            if pauseCloud {
+                // Starting the cloud's other jobs would only be refused the same way.
+                let until = now.addingTimeInterval(delay)
+                if until > pausedUntil[entry.cloud] ?? .distantPast { pausedUntil[entry.cloud] = until }
+            }
             requeue(id, cloud: entry.cloud, after: delay)
         case .retry(let delay, let pauseCloud, let next):
             entry.next = next
@@ -382,19 +407,27 @@ public final class JobQueue: @unchecked Sendable {
         switch await replicas.claimCall(context.job, limit: context.cloud.maxConcurrentRequests) {
         case .granted:
             let ran = await step(context)
+            // The slot is free for every replica before this one starts its next job (else its own
+            // claim could find the cloud still full and pause it).
             replicas.releaseCall(context.job.id)
+            try? await store.storage.sync()
             return ran
         case .wait(let reason):
-            return (.deferred(delay: Self.claimRetrySeconds, reason: reason), .deferred)
+            return (.deferred(delay: Self.claimRetrySeconds, reason: reason, pauseCloud: false), .deferred)
+        case .cloudBusy(let reason):
+            return (.deferred(delay: Self.cloudBusyRetrySeconds, reason: reason, pauseCloud: true), .deferred)
         case .lost:
             // Another replica took the job over: this replica is about to stop (its lease is gone).
             logger.warning("job taken over by another replica", metadata: ["job_id": "\(context.job.id)"])
-            return (.deferred(delay: 5, reason: "taken over"), .deferred)
+            return (.deferred(delay: 5, reason: "taken over", pauseCloud: true), .deferred)
         }
     }
 
-    /// How soon a job whose call another replica holds asks again.
+    /// How soon a job whose public ID another replica holds asks again.
     static let claimRetrySeconds = 0.2
+    /// How long a cloud whose slots are all taken on the other replicas waits before asking again
+    /// (short: a slot frees with every call that ends anywhere).
+    static let cloudBusyRetrySeconds = 0.05
 
     private func step(_ context: RunContext) async -> (RunResult, CallOutcome) {
         var context = context

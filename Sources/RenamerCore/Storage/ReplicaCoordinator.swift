@@ -42,8 +42,9 @@ public protocol ReplicaCoordinator: Sendable {
     func takeRequests() async throws(StorageError) -> [ReplicaRequest]
     /// Leaves a request for the replica that owns the job.
     func forward(_ request: ReplicaRequest) async throws(StorageError)
-    /// Jobs whose rename is not final yet, on every replica (`queue.capacity` is global).
-    func unfinishedRenameCount() async throws(StorageError) -> Int
+    /// Jobs whose rename is not final yet, on every replica (`queue.capacity` is global), and
+    /// how many replicas hold a live lease.
+    func census() async throws(StorageError) -> (unfinishedRenames: Int, replicas: Int)
 }
 
 /// What ``ReplicaCoordinator/takeOver()`` moved to this replica.
@@ -60,9 +61,11 @@ public struct TakenOver: Sendable {
 /// What ``ReplicaCoordinator/claimCall(_:limit:)`` answered.
 public enum CallClaim: Sendable, Equatable {
     case granted
-    /// Not now: an earlier job holds one of its public IDs, the cloud is at its limit, or the
-    /// lease is too close to passing. Ask again shortly.
+    /// Not this job now: an earlier job holds one of its public IDs. Ask again shortly.
     case wait(String)
+    /// No job of this cloud now: the cloud is at its limit on all replicas, the lease is too
+    /// close to passing, or the database did not answer. Start none of its jobs for a moment.
+    case cloudBusy(String)
     /// The job is no longer this replica's (another replica took it over).
     case lost
 }
