@@ -43,7 +43,7 @@ final class Subprocess: Sendable {
         process.standardError = errPipe
         process.standardInput = inPipe
         process.terminationHandler = { [exit] process in exit.fulfil(process.terminationStatus) }
-        try process.run()
+        try ProcessLaunch.run(process)
         // A thread per pipe reads until the child's end closes (FileHandle's readabilityHandler
         // missed the end now and then when a child exited at once).
         for (pipe, buffer) in [(outPipe, stdout), (errPipe, stderr)] {

@@ -100,7 +100,7 @@ public final class PostgresCluster: Sendable {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try? process.run()
+        try? ProcessLaunch.run(process)
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: cluster.directory)
     }
@@ -124,7 +124,7 @@ public final class PostgresCluster: Sendable {
                 process.standardInput = FileHandle.nullDevice
                 process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
                 do {
-                    try process.run()
+                    try ProcessLaunch.run(process)
                 } catch {
                     continuation.resume(throwing: error)
                 }

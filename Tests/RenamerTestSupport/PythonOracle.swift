@@ -91,7 +91,7 @@ public enum PythonOracle {
         process.standardOutput = pipe
         process.standardError = pipe
         do {
-            try process.run()
+            try ProcessLaunch.run(process)
         } catch {
             throw Unavailable(description: "interop oracles unavailable: cannot run \(command[0]): \(error)")
         }

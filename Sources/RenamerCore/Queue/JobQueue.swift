@@ -109,6 +109,9 @@ public final class JobQueue: @unchecked Sendable {
     /// the queue (a scan of `ready` per finished job made draining 100,000 jobs quadratic).
     private var readyIDs: Set<String> = []
     private var inFlight: [String: Int] = [:]
+    /// The cloud of each job in flight: its slot is given back even if the job left the queue
+    /// meanwhile (cancelled while it waited for its claim, SPEC §12).
+    private var inFlightClouds: [String: String] = [:]
     private var pausedUntil: [String: Date] = [:]
     private var wakeArmed: Set<String> = []
     private var draining = false
@@ -259,22 +262,33 @@ public final class JobQueue: @unchecked Sendable {
     private func start(_ id: String) {
         guard var entry = entries[id] else { return }
         let job: RenameJob
-        do {
-            // A retry, or a job recovered mid-rename, is renaming already (no change, no write).
-            job = try store.transition(id, now: clock.now()) { job throws(JobTransitionError) in
-                if job.status != .renaming { try job.startRenaming() }
+        if store.storage is any ReplicaCoordinator {
+            // With several replicas the job stays queued (and may be cancelled) until its call is
+            // claimed; `run` starts it then.
+            guard let current = store.workingJob(id), current.status == .queued || current.status == .renaming else {
+                endRenamePhase(id)
+                return
             }
-        } catch {
-            // Cancelled while it waited: the race cancel is allowed to win.
-            if case .illegal(_, .cancelled, _) = error {} else { error.report(logger: logger, metrics: metrics) }
-            endRenamePhase(id)
-            return
+            job = current
+        } else {
+            do {
+                // A retry, or a job recovered mid-rename, is renaming already (no change, no write).
+                job = try store.transition(id, now: clock.now()) { job throws(JobTransitionError) in
+                    if job.status != .renaming { try job.startRenaming() }
+                }
+            } catch {
+                // Cancelled while it waited: the race cancel is allowed to win.
+                if case .illegal(_, .cancelled, _) = error {} else { error.report(logger: logger, metrics: metrics) }
+                endRenamePhase(id)
+                return
+            }
         }
         guard let cloud = configuration.clouds[job.cloud] else {
             endRenamePhase(id)
             return
         }
         inFlight[entry.cloud, default: 0] += 1
+        inFlightClouds[id] = entry.cloud
         entry.dispatched = true
         let step = entry.next
         if step == .reconcile { entry.reconciliations += 1 }
@@ -293,8 +307,11 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     private func finish(_ id: String, _ result: RunResult, outcome: CallOutcome) {
-        guard var entry = entries[id] else { return }
-        inFlight[entry.cloud, default: 1] -= 1
+        if let cloud = inFlightClouds.removeValue(forKey: id) { inFlight[cloud, default: 1] -= 1 }
+        guard var entry = entries[id] else {
+            pump()
+            return
+        }
         if outcome == .outcomeUnknown { entry.hadUnknownOutcome = true }
         defer {
             // Counted once the queue acted on it, so an observer of the metric sees the consequences.
@@ -406,6 +423,20 @@ public final class JobQueue: @unchecked Sendable {
         guard let replicas = store.storage as? any ReplicaCoordinator else { return await step(context) }
         switch await replicas.claimCall(context.job, limit: context.cloud.maxConcurrentRequests) {
         case .granted:
+            var context = context
+            if context.job.status == .queued {
+                do {
+                    context.job = try store.transition(context.job.id, now: clock.now()) { job throws(JobTransitionError) in
+                        try job.startRenaming()
+                    }
+                } catch {
+                    // Cancelled while it waited for its claim: the race cancel is allowed to win.
+                    if case .illegal(_, .cancelled, _) = error {} else { error.report(logger: logger, metrics: metrics) }
+                    replicas.releaseCall(context.job.id)
+                    try? await store.storage.sync()
+                    return (.deferred(delay: 0, reason: "cancelled", pauseCloud: false), .deferred)
+                }
+            }
             let ran = await step(context)
             // The slot is free for every replica before this one starts its next job (else its own
             // claim could find the cloud still full and pause it).
