@@ -502,6 +502,7 @@ replicas() {
     stop_replicas
   done
   emulator resume
+  e2e  # the SQLite journal's end-to-end figure, for the side-by-side
   local count
   for count in ${REPLICA_COUNTS:-1 2 3}; do
     start_replicas "$count" "$(fresh_database)" 30
