@@ -100,6 +100,19 @@ struct ReplicaTests {
         }
     }
 
+    /// Runs `body` in a new world and stops everything it started when `body` ends, thrown or not
+    /// (awaited here: a `defer` that spawns a task may never run before the test process exits).
+    static func withWorld(databaseURL: String? = nil, _ body: (World) async throws -> Void) async throws {
+        let world = try await makeWorld(databaseURL: databaseURL)
+        do {
+            try await body(world)
+        } catch {
+            await world.stop()
+            throw error
+        }
+        await world.stop()
+    }
+
     static func makeWorld(databaseURL: String? = nil) async throws -> World {
         let databaseURL = if let databaseURL { databaseURL } else { try await PostgresCluster.freshDatabase() }
         let directory = FileManager.default.temporaryDirectory.appending(path: "replicas-\(UUID().uuidString)")
@@ -223,8 +236,12 @@ struct ReplicaTests {
         var random = TestRandom.generator()
         let hangingFor = Duration.milliseconds(Int.random(in: 100...600, using: &random))
         let failedAttemptsBeforeKill = Int.random(in: 1...10, using: &random)
-        let world = try await Self.makeWorld()
-        defer { Task { await world.stop() } }
+        try await Self.withWorld { world in
+            try await Self.killTwoOfThree(world, hangingFor: hangingFor, failedAttemptsBeforeKill: failedAttemptsBeforeKill)
+        }
+    }
+
+    static func killTwoOfThree(_ world: World, hangingFor: Duration, failedAttemptsBeforeKill: Int) async throws {
         try world.writeConfig()
         try await world.startReplicas(3)
         let count = 30
@@ -289,8 +306,10 @@ struct ReplicaTests {
     }
 
     @Test func notificationsAndCancelsReachTheOwningReplica() async throws {
-        let world = try await Self.makeWorld()
-        defer { Task { await world.stop() } }
+        try await Self.withWorld { world in try await Self.notificationsAndCancels(world) }
+    }
+
+    static func notificationsAndCancels(_ world: World) async throws {
         try world.writeConfig(invalidation: "notification", maxConcurrent: 1)
         try await world.startReplicas(2)
         try await Self.emulator(world, "assets", #"{"public_id":"shared/a","count":3}"#)
@@ -342,13 +361,18 @@ struct ReplicaTests {
 
     @Test func aDatabaseRestartMidRunLosesNothing() async throws {
         let cluster = try await PostgresCluster.start()
-        let world = try await Self.makeWorld(databaseURL: try await cluster.freshDatabase())
-        defer {
-            Task {
-                await world.stop()
-                await cluster.stop()
+        do {
+            try await Self.withWorld(databaseURL: try await cluster.freshDatabase()) { world in
+                try await Self.restartTheDatabase(world, cluster)
             }
+        } catch {
+            await cluster.stop()
+            throw error
         }
+        await cluster.stop()
+    }
+
+    static func restartTheDatabase(_ world: World, _ cluster: PostgresCluster) async throws {
         try world.writeConfig()
         try await world.startReplicas(2)
         let count = 30
