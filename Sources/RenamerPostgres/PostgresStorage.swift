@@ -325,18 +325,70 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         var description: String { "the database did not answer in time" }
     }
 
-    /// Runs `body`, cancelled after `seconds`: a database that is away fails the operation instead
-    /// of holding it (and the request that waits for it) until it is back.
+    /// Runs `body` and answers within `seconds`: a database that is away fails the operation
+    /// instead of holding it (and the request that waits for it) until it is back. On timeout
+    /// `body` is cancelled but not waited for (a task group would wait for it, and a connection
+    /// stuck in a server restart may not end at once).
     func deadline<T: Sendable>(_ seconds: Double = 3, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: .seconds(seconds))
-                throw Timeout()
+        let race = Race<T>()
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            race.start(
+                continuation,
+                work: Task {
+                    do {
+                        race.answer(.success(try await body()))
+                    } catch {
+                        race.answer(.failure(error))
+                    }
+                },
+                timer: Task {
+                    guard (try? await Task.sleep(for: .seconds(seconds))) != nil else { return }
+                    race.answer(.failure(Timeout()))
+                }
+            )
+        }
+    }
+
+    /// The first of an operation and its timer answers; the other is cancelled.
+    final class Race<T: Sendable>: Sendable {
+        struct State {
+            var continuation: CheckedContinuation<T, any Error>?
+            var early: Result<T, any Error>?
+            var tasks: [Task<Void, Never>] = []
+            var done = false
+        }
+
+        private let state = Mutex(State())
+
+        func start(_ continuation: CheckedContinuation<T, any Error>, work: Task<Void, Never>, timer: Task<Void, Never>) {
+            let early = state.withLock { state -> Result<T, any Error>? in
+                state.tasks = [work, timer]
+                guard let early = state.early else {
+                    state.continuation = continuation
+                    return nil
+                }
+                return early
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next() else { throw Timeout() }
-            return first
+            if let early {
+                continuation.resume(with: early)
+                work.cancel()
+                timer.cancel()
+            }
+        }
+
+        func answer(_ result: Result<T, any Error>) {
+            let (continuation, tasks) = state.withLock { state -> (CheckedContinuation<T, any Error>?, [Task<Void, Never>]) in
+                guard !state.done else { return (nil, []) }
+                state.done = true
+                guard let continuation = state.continuation else {
+                    state.early = result
+                    return (nil, [])
+                }
+                state.continuation = nil
+                return (continuation, state.tasks)
+            }
+            continuation?.resume(with: result)
+            for task in tasks { task.cancel() }
         }
     }
 

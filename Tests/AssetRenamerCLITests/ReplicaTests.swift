@@ -357,6 +357,11 @@ struct ReplicaTests {
         #expect(cancel.0 == 200 && Self.object(cancel.1)["status"] as? String == "cancelled", "\(String(decoding: cancel.1, as: UTF8.self))")
         try await Self.emulator(world, "resume")
         _ = hanging
+
+        // The owner counted what it applied for the other replica.
+        let metrics = String(decoding: try await Self.http(.GET, world.base(0) + "/metrics", token: nil).1, as: UTF8.self)
+        #expect(metrics.contains(#"renamer_forwarded_requests_total{kind="notification"} 1"#))
+        #expect(metrics.contains(#"renamer_forwarded_requests_total{kind="cancel"} 1"#))
     }
 
     @Test func aDatabaseRestartMidRunLosesNothing() async throws {

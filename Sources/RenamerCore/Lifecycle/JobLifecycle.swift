@@ -40,6 +40,7 @@ public final class JobLifecycle: Sendable {
     public let notifications: NotificationIntake
     let clock: any RenamerClock
     let logger: Logger
+    let metrics: any MetricsFactory
 
     /// - Parameter publicBaseURL: The daemon's base URL for `notification_url`, read per call (with
     ///   `http.port: 0` it is known only once the server listens).
@@ -59,6 +60,7 @@ public final class JobLifecycle: Sendable {
         self.store = store
         self.clock = clock
         self.logger = logger
+        self.metrics = metrics
         let callbacks = CallbackDelivery(
             configuration: configuration,
             store: store,
@@ -249,6 +251,10 @@ public final class JobLifecycle: Sendable {
             }
             if tick % 5 == 0 {
                 if let taken = try? await replicas.takeOver(), !taken.unfinished.isEmpty || taken.callbacks > 0 {
+                    Counter(label: "renamer_taken_over_total", dimensions: [("kind", "job")], factory: metrics)
+                        .increment(by: taken.unfinished.count)
+                    Counter(label: "renamer_taken_over_total", dimensions: [("kind", "callback")], factory: metrics)
+                        .increment(by: taken.callbacks)
                     resume(StartupState(unfinished: taken.unfinished))
                     // The outbox has callbacks that no wake-up of this replica's covers yet.
                     callbacks.start()
@@ -265,6 +271,7 @@ public final class JobLifecycle: Sendable {
 
     /// A request another replica left for one of this replica's jobs.
     func handle(_ request: ReplicaRequest) async {
+        Counter(label: "renamer_forwarded_requests_total", dimensions: [("kind", request.kind.rawValue)], factory: metrics).increment()
         switch request.kind {
         case .notification:
             let now = clock.now()

@@ -421,7 +421,9 @@ public final class JobQueue: @unchecked Sendable {
     /// With several replicas (SPEC §12) the step runs only once its call is claimed.
     private func run(_ context: RunContext) async -> (RunResult, CallOutcome) {
         guard let replicas = store.storage as? any ReplicaCoordinator else { return await step(context) }
-        switch await replicas.claimCall(context.job, limit: context.cloud.maxConcurrentRequests) {
+        let claim = await replicas.claimCall(context.job, limit: context.cloud.maxConcurrentRequests)
+        Counter(label: "renamer_call_claims_total", dimensions: [("result", claim.label)], factory: metrics).increment()
+        switch claim {
         case .granted:
             var context = context
             if context.job.status == .queued {

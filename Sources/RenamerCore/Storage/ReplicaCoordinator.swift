@@ -68,6 +68,16 @@ public enum CallClaim: Sendable, Equatable {
     case cloudBusy(String)
     /// The job is no longer this replica's (another replica took it over).
     case lost
+
+    /// The `result` label of `renamer_call_claims_total`.
+    public var label: String {
+        switch self {
+        case .granted: "granted"
+        case .wait: "wait"
+        case .cloudBusy: "cloud_busy"
+        case .lost: "lost"
+        }
+    }
 }
 
 /// A request made at one replica for a job another replica owns.

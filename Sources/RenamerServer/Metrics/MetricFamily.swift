@@ -116,6 +116,24 @@ extension MetricFamily {
         ),
         MetricFamily("renamer_journal_job_writes_total", .counter, "Job rows written to the journal; per commit: jobs per group commit."),
         MetricFamily(
+            "renamer_call_claims_total",
+            .counter,
+            "Several replicas: Cloudinary calls asked for in the database before they were made, by answer.",
+            labels: ["result": ["granted", "wait", "cloud_busy", "lost"]]
+        ),
+        MetricFamily(
+            "renamer_taken_over_total",
+            .counter,
+            "Several replicas: unfinished jobs and pending callbacks taken over from replicas whose lease passed.",
+            labels: ["kind": ["job", "callback"]]
+        ),
+        MetricFamily(
+            "renamer_forwarded_requests_total",
+            .counter,
+            "Several replicas: requests that reached another replica, applied here as the job's owner.",
+            labels: ["kind": ["notification", "cancel"]]
+        ),
+        MetricFamily(
             "renamer_illegal_transitions_total",
             .counter,
             "Job status changes refused that no expected race explains (each also logs an error).",
