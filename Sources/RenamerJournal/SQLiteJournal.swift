@@ -21,7 +21,7 @@ import Synchronization
 /// (internally synchronized, documented as usable from any thread) and the Dispatch queue that
 /// confines ``flush()``; mutable state is behind the `Mutex`.
 public final class SQLiteJournal: JobStorage, @unchecked Sendable {
-    struct Pending {
+    struct Pending: PendingWrites {
         var jobs: [String: (job: RenameJob, sequence: Int)] = [:]
         var keys: [(client: String, key: String, jobID: String, body: JSONValue)] = []
         var notifications: [String: Date] = [:]
@@ -38,21 +38,11 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         }
     }
 
-    struct State {
-        var pending = Pending()
-        /// Increases with every recorded write.
-        var recorded = 0
-        /// Every write up to this number is durable.
-        var committed = 0
-        var flushing = false
-        var waiters: [(target: Int, continuation: CheckedContinuation<Void, any Error>)] = []
-    }
-
     let database: DatabasePool
     let lock: JournalLock
     let logger: Logger
     private let queue = DispatchQueue(label: "asset-renamer.journal")
-    private let state = Mutex(State())
+    private let state = Mutex(GroupCommit<Pending>())
     /// Observes commit latency (seconds) and batch size; set by the daemon for metrics.
     public let onCommit: @Sendable (_ seconds: Double, _ writes: Int) -> Void
 
@@ -177,10 +167,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
     private func enqueue(_ change: (inout Pending) -> Void) -> Int {
         let (generation, startFlush) = state.withLock { state in
             change(&state.pending)
-            state.recorded += 1
-            guard !state.flushing else { return (state.recorded, false) }
-            state.flushing = true
-            return (state.recorded, true)
+            return state.countWrite()
         }
         if startFlush { queue.async { self.flush() } }
         return generation
@@ -190,12 +177,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
 
     public func sync() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let ready = state.withLock { state -> Bool in
-                guard state.committed < state.recorded else { return true }
-                state.waiters.append((state.recorded, continuation))
-                return false
-            }
-            if ready { continuation.resume() }
+            if !state.withLock({ $0.wait(continuation) }) { continuation.resume() }
         }
     }
 
@@ -210,10 +192,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
     // MARK: - Writing (on `queue`)
 
     private func flush() {
-        let (batch, generation) = state.withLock { state in
-            defer { state.pending = Pending() }
-            return (state.pending, state.recorded)
-        }
+        let (batch, generation) = state.withLock { $0.takeBatch() }
         let started = ContinuousClock.now
         var failure: (any Error)?
         if !batch.isEmpty {
@@ -224,22 +203,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
             }
         }
         let elapsed = ContinuousClock.now - started
-        let (resume, again) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], Bool) in
-            if failure != nil {
-                state.pending.restore(batch)
-            } else {
-                state.committed = max(state.committed, generation)
-            }
-            var resume: [CheckedContinuation<Void, any Error>] = []
-            state.waiters.removeAll { waiter in
-                guard failure != nil || waiter.target <= state.committed else { return false }
-                resume.append(waiter.continuation)
-                return true
-            }
-            let again = !state.pending.isEmpty || !state.waiters.isEmpty
-            state.flushing = again
-            return (resume, again)
-        }
+        let (resume, again) = state.withLock { $0.finish(batch, generation: generation, failed: failure != nil) }
         if let failure {
             logger.error("journal write failed; retrying", metadata: ["error": "\(failure)"])
             for continuation in resume { continuation.resume(throwing: JournalError("journal write failed: \(failure)")) }

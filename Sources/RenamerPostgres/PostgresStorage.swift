@@ -14,7 +14,7 @@ import Synchronization
 /// which any row was refused is rolled back and retried (after a renewal, or never: a replica
 /// whose lease was taken stops, see ``onLeaseLost``).
 public final class PostgresStorage: JobStorage, ReplicaCoordinator {
-    struct Pending {
+    struct Pending: PendingWrites {
         /// Latest state per job, and the order jobs were first recorded in (acceptance order).
         var jobs: [String: (job: RenameJob, sequence: Int)] = [:]
         var order: [String] = []
@@ -36,11 +36,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
     }
 
     struct State {
-        var pending = Pending()
-        var recorded = 0
-        var committed = 0
-        var flushing = false
-        var waiters: [(target: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+        var commit = GroupCommit<Pending>()
         /// Jobs dropped at commit because another replica had committed their key first.
         var lostAcceptances: Set<String> = []
         var lease: Int64 = 0
@@ -132,26 +128,18 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
     @discardableResult
     private func enqueue(_ change: (inout Pending) -> Void) -> Int {
         let (generation, startFlush) = state.withLock { state in
-            change(&state.pending)
-            state.recorded += 1
-            guard !state.flushing else { return (state.recorded, false) }
-            state.flushing = true
-            return (state.recorded, true)
+            change(&state.commit.pending)
+            return state.commit.countWrite()
         }
         if startFlush { spawnFlush(after: nil) }
         return generation
     }
 
-    public var committedGeneration: Int { state.withLock { $0.committed } }
+    public var committedGeneration: Int { state.withLock { $0.commit.committed } }
 
     public func sync() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let ready = state.withLock { state -> Bool in
-                guard state.committed < state.recorded else { return true }
-                state.waiters.append((state.recorded, continuation))
-                return false
-            }
-            if ready { continuation.resume() }
+            if !state.withLock({ $0.commit.wait(continuation) }) { continuation.resume() }
         }
     }
 
@@ -168,8 +156,8 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
 
     private func flush() async {
         let (batch, generation, lease) = state.withLock { state in
-            defer { state.pending = Pending() }
-            return (state.pending, state.recorded, state.lease)
+            let (batch, generation) = state.commit.takeBatch()
+            return (batch, generation, state.lease)
         }
         var failure: (any Error)?
         var lost: Set<String> = []
@@ -180,24 +168,13 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 failure = error
             }
         }
-        let (resume, again) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], Bool) in
-            if failure != nil {
-                state.pending.restore(batch)
-            } else {
-                state.committed = max(state.committed, generation)
+        let (resume, again) = state.withLock { state in
+            if failure == nil {
                 state.lostAcceptances.formUnion(lost)
                 state.reachable = true
             }
-            var resume: [CheckedContinuation<Void, any Error>] = []
-            state.waiters.removeAll { waiter in
-                guard failure != nil || waiter.target <= state.committed else { return false }
-                resume.append(waiter.continuation)
-                return true
-            }
             // After close, what could not be written stays unwritten (the lease is given back).
-            let again = !state.closed && (!state.pending.isEmpty || !state.waiters.isEmpty)
-            state.flushing = again
-            return (resume, again)
+            return state.commit.finish(batch, generation: generation, failed: failure != nil, mayContinue: !state.closed)
         }
         if let failure {
             markUnreachableIfConnection(failure)

@@ -328,24 +328,21 @@ struct ReplicaTests {
         let timestamp = String(Int(Date().timeIntervalSince1970))
         let signature = NotificationVerifier(apiSecret: "emulator-secret").signature(body: Array(body.utf8), timestamp: timestamp, algorithm: .sha1)
         let headers = [("X-Cld-Timestamp", timestamp), ("X-Cld-Signature", signature)]
-        let notify = try await Self.http(
-            .POST,
-            world.base(1) + "/v1/notifications/cloudinary?cloud=main&job=\(waiting)",
-            body: body,
-            headers: headers,
-            token: nil
-        )
+        @Sendable func post(to replica: Int) async throws -> (Int, Data, HTTPHeaders) {
+            try await Self.http(
+                .POST,
+                world.base(replica) + "/v1/notifications/cloudinary?cloud=main&job=\(waiting)",
+                body: body,
+                headers: headers,
+                token: nil
+            )
+        }
+        let notify = try await post(to: 1)
         #expect(notify.0 == 200 && Self.object(notify.1)["status"] as? String == "accepted")
         let left = await Self.unfinished([waiting], via: world.base(1), timeout: 10)
         #expect(left.isEmpty, "the owner did not apply the forwarded notification\n\(world.log(0))")
         // The same (timestamp, signature) pair is a duplicate at the other replica too.
-        let again = try await Self.http(
-            .POST,
-            world.base(0) + "/v1/notifications/cloudinary?cloud=main&job=\(waiting)",
-            body: body,
-            headers: headers,
-            token: nil
-        )
+        let again = try await post(to: 0)
         #expect(Self.object(again.1)["status"] as? String == "duplicate")
 
         // A queued job of replica 0 (behind a call that hangs; one call at a time) is cancelled

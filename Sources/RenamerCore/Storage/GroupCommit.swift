@@ -1,0 +1,71 @@
+/// Writes waiting for the next group commit (a storage's own kinds of write).
+public protocol PendingWrites {
+    init()
+    var isEmpty: Bool { get }
+    /// Puts back a batch that failed to commit, under anything recorded since.
+    mutating func restore(_ failed: Self)
+}
+
+/// The bookkeeping of a group commit, shared by the SQLite journal and PostgreSQL: writes are
+/// recorded under the storage's lock and numbered (generations); one flush at a time takes all
+/// that is pending and writes it in one transaction; ``JobStorage/sync()`` waiters are resumed once
+/// their generation is committed, or with the flush's error. Kept in the storage's `Mutex`.
+public struct GroupCommit<Pending: PendingWrites> {
+    /// What the next flush writes; a write changes it, then calls ``countWrite()``.
+    public var pending = Pending()
+    /// Increases with every recorded write.
+    public private(set) var recorded = 0
+    /// Every write up to this number is durable.
+    public private(set) var committed = 0
+    private var flushing = false
+    private var waiters: [(target: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+
+    public init() {}
+
+    /// Counts a write just made to ``pending``; returns its generation, and whether the caller
+    /// must start a flush.
+    public mutating func countWrite() -> (generation: Int, startFlush: Bool) {
+        recorded += 1
+        guard !flushing else { return (recorded, false) }
+        flushing = true
+        return (recorded, true)
+    }
+
+    /// Waits for everything recorded so far; false when that is committed already (resume now).
+    public mutating func wait(_ continuation: CheckedContinuation<Void, any Error>) -> Bool {
+        guard committed < recorded else { return false }
+        waiters.append((recorded, continuation))
+        return true
+    }
+
+    /// The batch for a flush, and the generation it reaches once committed.
+    public mutating func takeBatch() -> (batch: Pending, generation: Int) {
+        defer { pending = Pending() }
+        return (pending, recorded)
+    }
+
+    /// After a flush: commits its generation, or puts its batch back on failure. Returns the
+    /// waiters to resume (with the failure, if any) and whether to flush again (never when
+    /// `mayContinue` is false).
+    public mutating func finish(
+        _ batch: Pending,
+        generation: Int,
+        failed: Bool,
+        mayContinue: Bool = true
+    ) -> (resume: [CheckedContinuation<Void, any Error>], again: Bool) {
+        if failed {
+            pending.restore(batch)
+        } else {
+            committed = max(committed, generation)
+        }
+        var resume: [CheckedContinuation<Void, any Error>] = []
+        waiters.removeAll { waiter in
+            guard failed || waiter.target <= committed else { return false }
+            resume.append(waiter.continuation)
+            return true
+        }
+        let again = mayContinue && (!pending.isEmpty || !waiters.isEmpty)
+        flushing = again
+        return (resume, again)
+    }
+}
