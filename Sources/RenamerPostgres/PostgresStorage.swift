@@ -44,7 +44,15 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         var leaseHeldUntil: ContinuousClock.Instant = .now - .seconds(1)
         var reachable = false
         var lastFullSweep: ContinuousClock.Instant?
+        /// After the database was away, no sweep before this: the other replicas, cut off by the
+        /// same outage, renew their leases first instead of losing their jobs to this one.
+        var sweepNotBefore: ContinuousClock.Instant = .now
         var closed = false
+
+        mutating func markReachable() {
+            if !reachable { sweepNotBefore = .now + PostgresStorage.sweepGraceAfterOutage }
+            reachable = true
+        }
     }
 
     let client: PostgresClient
@@ -171,7 +179,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         let (resume, again) = state.withLock { state in
             if failure == nil {
                 state.lostAcceptances.formUnion(lost)
-                state.reachable = true
+                state.markReachable()
             }
             // After close, what could not be written stays unwritten (the lease is given back).
             return state.commit.finish(batch, generation: generation, failed: failure != nil, mayContinue: !state.closed)
@@ -376,7 +384,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
     ) async throws(StorageError) -> T {
         do {
             let value = try await deadline(seconds, body)
-            state.withLock { $0.reachable = true }
+            state.withLock { $0.markReachable() }
             return value
         } catch {
             markUnreachableIfConnection(error)
@@ -592,7 +600,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                     }
                     state.withLock { state in
                         state.leaseHeldUntil = started + .seconds(leaseSeconds)
-                        state.reachable = true
+                        state.markReachable()
                     }
                     try? await Task.sleep(for: .seconds(leaseSeconds / 3))
                 } catch {
@@ -610,6 +618,10 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
     }
 
     public var isReachable: Bool { state.withLock { $0.reachable } }
+
+    /// How long sweeps wait after the database comes back: longer than a renewal retry (1 s) and
+    /// its deadline, so every replica that survived the outage renews first.
+    static let sweepGraceAfterOutage = Duration.seconds(5)
 
     /// Any failure but an error the server answered with means the database is away.
     private func markUnreachableIfConnection(_ error: any Error) {
@@ -631,6 +643,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
     }
 
     private func takeOver(full: Bool) async throws(StorageError) -> TakenOver {
+        guard state.withLock({ ContinuousClock.now >= $0.sweepNotBefore }) else { return TakenOver() }
         let lease = lease
         return try await read("jobs to take over") { [self] () async throws -> TakenOver in
             try await client.withTransaction(logger: logger) { connection in

@@ -49,7 +49,7 @@ struct ReplicaTests {
         var callbackURL: String { "http://127.0.0.1:\(receiverRun.port)/hooks/r" }
         func base(_ index: Int) -> String { "http://127.0.0.1:\(replicas.withLock { $0[index].port })" }
 
-        func writeConfig(invalidation: String = "probe", maxConcurrent: Int = 4) throws {
+        func writeConfig(invalidation: String = "probe", maxConcurrent: Int = 4, leaseSeconds: Int = 3) throws {
             let yaml = """
                 http: {host: 127.0.0.1, port: 0}
                 clouds:
@@ -69,7 +69,7 @@ struct ReplicaTests {
                     callback_secrets: ["\(secret.encoded)"]
                 queue: {backoff_base_seconds: 0.05, backoff_cap_seconds: 0.5, max_attempts: 10}
                 callbacks: {timeout_seconds: 2, retry_schedule_seconds: [0.2, 0.5, 1, 1, 1, 1, 1, 1, 1, 1]}
-                storage: {kind: postgres, url: "\(databaseURL)", lease_seconds: 3, pool_size: 4}
+                storage: {kind: postgres, url: "\(databaseURL)", lease_seconds: \(leaseSeconds), pool_size: 4}
                 shutdown: {drain_seconds: 1}
                 """
             try Data(yaml.utf8).write(to: URL(fileURLWithPath: configPath))
@@ -375,7 +375,9 @@ struct ReplicaTests {
     }
 
     static func restartTheDatabase(_ world: World, _ cluster: PostgresCluster) async throws {
-        try world.writeConfig()
+        // A lease longer than the outage (SPEC §12: an outage shorter than the lease loses nothing
+        // and stops no replica; a longer one is covered by the sweep's grace after an outage).
+        try world.writeConfig(leaseSeconds: 10)
         try await world.startReplicas(2)
         let count = 30
         try await Self.emulator(world, "assets", #"{"public_id":"db/k","count":\#(count)}"#)
