@@ -5,7 +5,8 @@ import Logging
 import NIOCore
 import RenamerCrypto
 
-/// Cloudinary's Upload API rename, Admin API lookup, delivery URLs, and `/_emulator/` control.
+/// Cloudinary's Upload API rename, Admin API (lookup, update, listing, folders), delivery URLs, and
+/// `/_emulator/` control.
 struct EmulatorRoutes: Sendable {
     let state: EmulatorState
     let notifications: NotificationSender
@@ -16,9 +17,14 @@ struct EmulatorRoutes: Sendable {
 
     func register(on router: Router<EmulatorRequestContext>) {
         router.post("v1_1/:cloud/:resource_type/rename") { request, context in try await counted { try await rename(request, context) } }
-        router.get("v1_1/:cloud/resources/:resource_type/:type/**") { request, context in
-            try await counted { try await lookup(request, context) }
-        }
+        // The listing has no catch-all, so it and the routes of one asset below never shadow each
+        // other: `**` matches one or more segments, and a path that ends at `:type` is the listing.
+        router.get("v1_1/:cloud/resources/:resource_type/:type") { request, context in try await list(request, context) }
+        router.get("v1_1/:cloud/resources/:resource_type/:type/**") { request, context in try await lookup(request, context) }
+        router.post("v1_1/:cloud/resources/:resource_type/:type/**") { request, context in try await update(request, context) }
+        router.get("v1_1/:cloud/folders") { request, context in try await folders(request, context) }
+        router.get("v1_1/:cloud/folders/**") { request, context in try await folders(request, context) }
+        router.put("v1_1/:cloud/folders/**") { request, context in try await renameFolder(request, context) }
         router.get(":cloud/:resource_type/:type/**") { request, context in try await deliver(request, context) }
         router.head(":cloud/:resource_type/:type/**") { request, context in try await deliver(request, context) }
         ControlRoutes(state: state).register(on: router.group("_emulator"))
@@ -104,26 +110,6 @@ struct EmulatorRoutes: Sendable {
         }
     }
 
-    // MARK: Admin API lookup
-
-    func lookup(_ request: Request, _ context: EmulatorRequestContext) async throws -> Response {
-        let fault = try await prelude("lookup", context)
-        let settings = state.settings
-        if let fault, let status = fault.status { return log("lookup", request, faultResponse(fault, status)) }
-        let expected = "Basic " + Data("\(settings.apiKey):\(settings.apiSecret)".utf8).base64EncodedString()
-        guard let authorization = request.headers[.authorization], ConstantTime.equals(authorization, expected) else {
-            return log("lookup", request, error(401, "Invalid credentials"))
-        }
-        guard context.parameters.get("cloud") == settings.cloudName else { return log("lookup", request, error(401, "Invalid cloud_name")) }
-        let resourceType = context.parameters.get("resource_type") ?? ""
-        let type = context.parameters.get("type") ?? ""
-        let publicID = Self.publicID(context)
-        guard let asset = state.asset(publicID: publicID, resourceType: resourceType, type: type) else {
-            return log("lookup", request, error(404, "Resource not found - \(publicID)"))
-        }
-        return log("lookup", request, json(resourceJSON(asset, settings: settings)))
-    }
-
     // MARK: Delivery behind the simulated CDN
 
     func deliver(_ request: Request, _ context: EmulatorRequestContext) async throws -> Response {
@@ -155,10 +141,20 @@ struct EmulatorRoutes: Sendable {
 
     /// Waits while paused, then applies a hang; returns the fault scripted for this request.
     func prelude(_ operation: String, _ context: EmulatorRequestContext) async throws -> EmulatorFault? {
+        try await waitWhilePaused()
+        return try await takeFault(operation)
+    }
+
+    /// Holds the request while the emulator is paused (at most 600 s).
+    func waitWhilePaused() async throws {
         let deadline = ContinuousClock.now + .seconds(600)
         while state.isPaused && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
+    }
+
+    /// Takes the fault scripted for `operation` and applies its hang.
+    func takeFault(_ operation: String) async throws -> EmulatorFault? {
         let fault = state.takeFault(for: operation)
         if let hang = fault?.hangSeconds, hang > 0 {
             try await Task.sleep(for: .milliseconds(Int(hang * 1000)))
@@ -192,10 +188,14 @@ struct EmulatorRoutes: Sendable {
     func resourceJSON(_ asset: EmulatedAsset, settings: EmulatorSettings) -> [String: Any] {
         let path =
             "\(settings.cloudName)/\(asset.resourceType)/\(asset.type)/v\(asset.version)/\(WireFormats.path(asset.publicID)).\(asset.format)"
-        return [
+        var resource: [String: Any] = [
             "public_id": asset.publicID, "version": asset.version, "resource_type": asset.resourceType, "type": asset.type,
             "format": asset.format, "url": "http://res.cloudinary.com/\(path)", "secure_url": "https://res.cloudinary.com/\(path)",
+            "asset_folder": asset.assetFolder, "display_name": asset.displayName,
         ]
+        // Fixed-folder clouds also name the folder the public ID is in, as Cloudinary does.
+        if settings.folderMode == .fixed { resource["folder"] = FolderPath.parent(of: asset.publicID) }
+        return resource
     }
 
     @discardableResult

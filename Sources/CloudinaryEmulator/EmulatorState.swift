@@ -8,11 +8,81 @@ public struct EmulatedAsset: Sendable, Equatable, Codable {
     public var type: String
     public var format: String
     public var version: Int
+    /// Where the Media Library shows the asset (`""`: the root). In fixed folder mode, the public ID's folder.
+    public var assetFolder: String
+    public var displayName: String
 
     enum CodingKeys: String, CodingKey {
         case publicID = "public_id"
         case resourceType = "resource_type"
         case type, format, version
+        case assetFolder = "asset_folder"
+        case displayName = "display_name"
+    }
+}
+
+/// What to seed: an asset's identity and, optionally, its folder and display name.
+public struct EmulatorAssetSeed: Sendable, Equatable {
+    public var publicID: String
+    public var resourceType: String
+    public var type: String
+    public var format: String
+    /// Default: the public ID's folder in fixed folder mode, the root in dynamic mode.
+    public var assetFolder: String?
+    /// Default: the public ID's last segment.
+    public var displayName: String?
+
+    public init(
+        publicID: String,
+        resourceType: String = "image",
+        type: String = "upload",
+        format: String = "jpg",
+        assetFolder: String? = nil,
+        displayName: String? = nil
+    ) {
+        self.publicID = publicID
+        self.resourceType = resourceType
+        self.type = type
+        self.format = format
+        self.assetFolder = assetFolder
+        self.displayName = displayName
+    }
+}
+
+/// An Admin API update the emulator applied (`GET /_emulator/updates`).
+public struct EmulatorAssetUpdate: Sendable, Equatable, Codable {
+    public var publicID: String
+    public var resourceType: String
+    public var type: String
+    /// The new folder, if the update set one.
+    public var assetFolder: String?
+    /// The new display name, if the update set one.
+    public var displayName: String?
+    /// Seconds since 1970.
+    public var time: Double
+
+    enum CodingKeys: String, CodingKey {
+        case publicID = "public_id"
+        case resourceType = "resource_type"
+        case type, time
+        case assetFolder = "asset_folder"
+        case displayName = "display_name"
+    }
+}
+
+/// A folder rename the emulator applied (`GET /_emulator/folder-renames`).
+public struct EmulatorFolderRename: Sendable, Equatable, Codable {
+    public var fromFolder: String
+    public var toFolder: String
+    /// Assets whose `asset_folder` changed.
+    public var assets: Int
+    /// Seconds since 1970.
+    public var time: Double
+
+    enum CodingKeys: String, CodingKey {
+        case fromFolder = "from_folder"
+        case toFolder = "to_folder"
+        case assets, time
     }
 }
 
@@ -20,7 +90,8 @@ public struct EmulatedAsset: Sendable, Equatable, Codable {
 /// `probability`, each request does so with that chance until the fault was applied `times` times
 /// (forever without `times`).
 public struct EmulatorFault: Sendable, Equatable, Codable {
-    /// `rename`, `lookup` or `delivery`.
+    /// `rename` (Upload API), `lookup`, `update`, `list`, `folders` (`GET …/folders/…`), `folder_rename`
+    /// (Admin API) or `delivery`.
     public var operation: String
     /// Answer with this status (and a Cloudinary error body) instead of doing the work.
     public var status: Int?
@@ -87,11 +158,24 @@ public final class EmulatorState: Sendable {
         var resourceType: String
         var type: String
         var publicID: String
+
+        var bucket: BucketKey { BucketKey(resourceType: resourceType, type: type) }
+    }
+
+    /// The assets one Admin API listing covers.
+    struct BucketKey: Hashable {
+        var resourceType: String
+        var type: String
     }
 
     struct State {
         var settings: EmulatorSettings
         var assets: [AssetKey: EmulatedAsset] = [:]
+        /// The public IDs in `assets`, per resource type and delivery type, for listings.
+        var indexes: [BucketKey: AssetIndex] = [:]
+        var adminRateLimit = AdminAPIRateLimit()
+        var appliedUpdates: [EmulatorAssetUpdate] = []
+        var appliedFolderRenames: [EmulatorFolderRename] = []
         /// Delivery paths the CDN still serves after their asset moved, until the given time.
         var cached: [AssetKey: Date] = [:]
         var faults: [EmulatorFault] = []
@@ -123,16 +207,50 @@ public final class EmulatorState: Sendable {
 
     // MARK: Assets
 
+    /// Stores an asset (replacing one with the same identity), as an upload would.
     @discardableResult
-    public func seed(publicID: String, resourceType: String = "image", type: String = "upload", format: String = "jpg") -> EmulatedAsset {
+    public func seed(
+        publicID: String,
+        resourceType: String = "image",
+        type: String = "upload",
+        format: String = "jpg",
+        assetFolder: String? = nil,
+        displayName: String? = nil
+    ) -> EmulatedAsset {
+        let seed = EmulatorAssetSeed(
+            publicID: publicID,
+            resourceType: resourceType,
+            type: type,
+            format: format,
+            assetFolder: assetFolder,
+            displayName: displayName
+        )
+        return state.withLock { Self.store(seed, in: &$0) }
+    }
+
+    /// Stores many assets under one lock (benchmarks seed tens of thousands).
+    public func seed(_ seeds: [EmulatorAssetSeed]) {
         state.withLock { state in
-            state.nextVersion += 1
-            let asset = EmulatedAsset(publicID: publicID, resourceType: resourceType, type: type, format: format, version: state.nextVersion)
-            let key = AssetKey(resourceType: resourceType, type: type, publicID: publicID)
-            state.assets[key] = asset
-            state.cached[key] = nil
-            return asset
+            for seed in seeds { Self.store(seed, in: &state) }
         }
+    }
+
+    @discardableResult
+    private static func store(_ seed: EmulatorAssetSeed, in state: inout State) -> EmulatedAsset {
+        state.nextVersion += 1
+        let asset = EmulatedAsset(
+            publicID: seed.publicID,
+            resourceType: seed.resourceType,
+            type: seed.type,
+            format: seed.format,
+            version: state.nextVersion,
+            assetFolder: seed.assetFolder ?? (state.settings.folderMode == .fixed ? FolderPath.parent(of: seed.publicID) : ""),
+            displayName: seed.displayName ?? FolderPath.lastSegment(of: seed.publicID)
+        )
+        let key = AssetKey(resourceType: seed.resourceType, type: seed.type, publicID: seed.publicID)
+        if state.assets.updateValue(asset, forKey: key) == nil { state.indexes[key.bucket, default: AssetIndex()].insert(seed.publicID) }
+        state.cached[key] = nil
+        return asset
     }
 
     public func asset(publicID: String, resourceType: String, type: String) -> EmulatedAsset? {
@@ -166,15 +284,141 @@ public final class EmulatorState: Sendable {
             guard var asset = state.assets[source] else { return .notFound }
             if state.assets[target] != nil && !overwrite && source != target { return .targetExists }
             state.assets[source] = nil
+            state.indexes[source.bucket]?.remove(from)
             state.nextVersion += 1
             asset.publicID = to
             asset.type = toType
             asset.version = state.nextVersion
-            state.assets[target] = asset
+            if state.settings.folderMode == .fixed {
+                // The folder is the public ID's prefix; a display name that was the default follows too.
+                asset.assetFolder = FolderPath.parent(of: to)
+                if asset.displayName == FolderPath.lastSegment(of: from) { asset.displayName = FolderPath.lastSegment(of: to) }
+            }
+            if state.assets.updateValue(asset, forKey: target) == nil { state.indexes[target.bucket, default: AssetIndex()].insert(to) }
             state.cached[target] = nil
             let ttl = invalidate ? state.settings.invalidationDelaySeconds : state.settings.cacheTTLSeconds
             state.cached[source] = now.addingTimeInterval(ttl)
             return .renamed(asset)
+        }
+    }
+
+    // MARK: Admin API: update, listing, folders
+
+    enum UpdateResult {
+        case updated(EmulatedAsset)
+        case notFound
+        /// `asset_folder` on a fixed-folder cloud.
+        case fixedFolderMode
+    }
+
+    /// Sets an asset's folder and/or display name (nil: unchanged); records the update if it set either.
+    func update(publicID: String, resourceType: String, type: String, assetFolder: String?, displayName: String?, now: Date) -> UpdateResult {
+        state.withLock { state in
+            if assetFolder != nil && state.settings.folderMode == .fixed { return .fixedFolderMode }
+            let key = AssetKey(resourceType: resourceType, type: type, publicID: publicID)
+            guard var asset = state.assets[key] else { return .notFound }
+            guard assetFolder != nil || displayName != nil else { return .updated(asset) }
+            if let assetFolder { asset.assetFolder = assetFolder }
+            if let displayName { asset.displayName = displayName }
+            state.assets[key] = asset
+            state.appliedUpdates.append(
+                EmulatorAssetUpdate(
+                    publicID: publicID,
+                    resourceType: resourceType,
+                    type: type,
+                    assetFolder: assetFolder,
+                    displayName: displayName,
+                    time: now.timeIntervalSince1970
+                )
+            )
+            Self.trim(&state.appliedUpdates)
+            return .updated(asset)
+        }
+    }
+
+    /// A page of assets whose public ID starts with `prefix` and sorts (by UTF-8 bytes) after `after`.
+    func list(resourceType: String, type: String, prefix: String, after: String?, limit: Int) -> (assets: [EmulatedAsset], more: Bool) {
+        state.withLock { state in
+            let bucket = BucketKey(resourceType: resourceType, type: type)
+            guard let page = state.indexes[bucket]?.page(prefix: prefix, after: after, limit: limit) else { return ([], false) }
+            let assets = page.publicIDs.compactMap { state.assets[AssetKey(resourceType: resourceType, type: type, publicID: $0)] }
+            return (assets, page.more)
+        }
+    }
+
+    enum FolderRenameResult {
+        case renamed(assets: Int)
+        /// No asset is in the folder or below it.
+        case notFound
+        case fixedFolderMode
+    }
+
+    /// Moves every asset in `from` or below it to the same place under `to` (dynamic folders).
+    func renameFolder(from: String, to: String, now: Date) -> FolderRenameResult {
+        state.withLock { state in
+            guard state.settings.folderMode == .dynamic else { return .fixedFolderMode }
+            let keys = state.assets.compactMap { FolderPath.isInside($0.value.assetFolder, folder: from) ? $0.key : nil }
+            guard !keys.isEmpty else { return .notFound }
+            for key in keys {
+                guard let folder = state.assets[key]?.assetFolder else { continue }
+                state.assets[key]?.assetFolder = FolderPath.moved(folder, from: from, to: to)
+            }
+            let moved = keys.count
+            state.appliedFolderRenames.append(EmulatorFolderRename(fromFolder: from, toFolder: to, assets: moved, time: now.timeIntervalSince1970))
+            Self.trim(&state.appliedFolderRenames)
+            return .renamed(assets: moved)
+        }
+    }
+
+    /// The immediate subfolders of `folder` in byte order, or nil if no asset is in it or below it
+    /// (the root always exists). Folders exist while an asset is in them, as the emulator keeps no others.
+    func subfolders(of folder: String) -> [String]? {
+        state.withLock { state in
+            var exists = folder.isEmpty
+            var children: Set<String> = []
+            for asset in state.assets.values where FolderPath.isInside(asset.assetFolder, folder: folder) {
+                exists = true
+                if let child = FolderPath.child(of: folder, toward: asset.assetFolder) { children.insert(child) }
+            }
+            return exists ? children.sorted(by: AssetIndex.precedes) : nil
+        }
+    }
+
+    public var appliedUpdates: [EmulatorAssetUpdate] { state.withLock { $0.appliedUpdates } }
+
+    public var appliedFolderRenames: [EmulatorFolderRename] { state.withLock { $0.appliedFolderRenames } }
+
+    /// Keeps the newest 100,000 records, trimmed in steps like the request log.
+    private static func trim<Element>(_ records: inout [Element]) {
+        if records.count > 110_000 { records.removeFirst(records.count - 100_000) }
+    }
+
+    // MARK: Admin API rate limit
+
+    /// Counts an Admin API call against the budget of the current window.
+    func admitAdminCall(now: Date) -> AdminAPIRateLimit.Admission {
+        state.withLock { state in
+            state.adminRateLimit.admit(now: now, budget: state.settings.adminAPIBudget, windowSeconds: state.settings.adminAPIWindowSeconds)
+        }
+    }
+
+    public var adminUsage: EmulatorAdminUsage {
+        state.withLock { state in
+            EmulatorAdminUsage(
+                calls: state.adminRateLimit.calls,
+                rejected: state.adminRateLimit.rejected,
+                limit: state.settings.adminAPIBudget,
+                maxInWindow: state.adminRateLimit.maxInWindow,
+                inWindow: state.adminRateLimit.inWindow,
+                windowSeconds: state.settings.adminAPIWindowSeconds
+            )
+        }
+    }
+
+    /// Starts a fresh window with the next Admin API call; with `counters`, zeroes the usage too.
+    public func restartAdminWindow(resettingCounters counters: Bool = false) {
+        state.withLock { state in
+            if counters { state.adminRateLimit = AdminAPIRateLimit() } else { state.adminRateLimit.restartWindow() }
         }
     }
 

@@ -297,6 +297,9 @@ public enum ConfigurationLoader {
             cloud.deliveryBaseURL = try httpURL(delivery, key: prefix + "delivery_base_url")
         }
         cloud.maxConcurrentRequests = try values.int(prefix + "max_concurrent_requests", in: 1...1024) ?? cloud.maxConcurrentRequests
+        cloud.folderMode = try values.choice(prefix + "folder_mode", as: RenamerConfiguration.FolderMode.self) ?? cloud.folderMode
+        cloud.adminAPIMaxRequestsPerHour =
+            try values.int(prefix + "admin_api_max_requests_per_hour", in: 1...1_000_000) ?? cloud.adminAPIMaxRequestsPerHour
         cloud.timeoutSeconds = try values.double(prefix + "timeout_seconds", minimum: 0, maximum: 3600) ?? cloud.timeoutSeconds
         cloud.invalidation.method =
             try values.choice(prefix + "invalidation.method", as: RenamerConfiguration.Invalidation.Method.self)

@@ -14,6 +14,7 @@ extension RenamerConfiguration {
                     + " upload_prefix=\(cloud.uploadPrefix) signature_algorithm=\(cloud.signatureAlgorithm.rawValue)"
                     + " notification_signature=\(cloud.notificationSignature.rawValue)"
                     + " delivery_base_url=\(cloud.deliveryBaseURL) max_concurrent_requests=\(cloud.maxConcurrentRequests)"
+                    + " folder_mode=\(cloud.folderMode.rawValue) admin_api_max_requests_per_hour=\(cloud.adminAPIMaxRequestsPerHour)"
                     + " timeout=\(Self.seconds(cloud.timeoutSeconds)) invalidation=\(cloud.invalidation.method.rawValue)"
                     + " (max wait \(Self.seconds(cloud.invalidation.maxWaitSeconds)),"
                     + " settle \(Self.seconds(cloud.invalidation.settleSeconds)))"

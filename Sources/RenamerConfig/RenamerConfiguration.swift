@@ -48,6 +48,16 @@ public struct RenamerConfiguration: Sendable {
         /// Bound on each Cloudinary call.
         public var timeoutSeconds: Double = 30
         public var invalidation: Invalidation = .init()
+        /// Whether the folder is the public ID's prefix (`fixed`) or independent of it (SPEC §11).
+        public var folderMode: FolderMode = .dynamic
+        /// Admin API calls the daemon may make per hour on this cloud's account (SPEC §11).
+        public var adminAPIMaxRequestsPerHour: Int = 500
+    }
+
+    /// A cloud's folder mode (SPEC §11): `dynamic` (accounts made since June 2024: moving an asset or
+    /// renaming a folder changes no URL) or `fixed` (the folder is the public ID's prefix).
+    public enum FolderMode: String, Sendable, CaseIterable {
+        case dynamic, fixed
     }
 
     /// How a cloud establishes that the CDN stopped serving the old URL (SPEC §5).

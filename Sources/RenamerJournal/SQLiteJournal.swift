@@ -139,6 +139,22 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                     """
             )
         }
+        // Kinds of jobs (SPEC §11): lists read one collection (`rename`, `asset_update`, …; the
+        // items of folder renames and batches are `item`), and items are read by their parent.
+        migrator.registerMigration("v3") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE jobs ADD COLUMN collection TEXT NOT NULL DEFAULT 'rename';
+                    ALTER TABLE jobs ADD COLUMN parent TEXT;
+                    DROP INDEX jobs_client;
+                    DROP INDEX jobs_client_final;
+                    CREATE INDEX jobs_client ON jobs(client, collection, sequence);
+                    CREATE INDEX jobs_client_final ON jobs(client, collection, status, sequence)
+                        WHERE status IN ('completed', 'failed', 'cancelled');
+                    CREATE INDEX jobs_parent ON jobs(parent, sequence) WHERE parent IS NOT NULL;
+                    """
+            )
+        }
         return migrator
     }
 
@@ -219,8 +235,8 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         try database.write { db in
             let upsert = try db.cachedStatement(
                 sql: """
-                    INSERT INTO jobs (id, sequence, status, finished_at, body, client, callback_origin, callback_due_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO jobs (id, sequence, status, finished_at, body, client, callback_origin, callback_due_at, collection, parent)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, body = excluded.body,
                         callback_origin = excluded.callback_origin, callback_due_at = excluded.callback_due_at
                     """
@@ -231,7 +247,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                 let finished = job.isSettled ? (job.completedAt ?? job.updatedAt).timeIntervalSince1970 : nil
                 try upsert.execute(arguments: [
                     id, entry.sequence, job.status.rawValue, finished, body, job.client, job.pendingCallbackOrigin,
-                    job.callbackEvent?.nextAttemptAt?.timeIntervalSince1970,
+                    job.callbackEvent?.nextAttemptAt?.timeIntervalSince1970, job.collection, job.parent,
                 ])
             }
             let key = try db.cachedStatement(
@@ -293,7 +309,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         var body: Data
     }
 
-    public func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+    public func list(client: String, collection: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
         try await read("a list") { db -> JobPage? in
             var before = Int.max
             if let after {
@@ -308,30 +324,60 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                     db,
                     sql: """
                         SELECT body FROM jobs INDEXED BY jobs_client_final
-                        WHERE client = ? AND status = ? AND status IN ('completed', 'failed', 'cancelled') AND sequence < ?
+                        WHERE client = ? AND collection = ? AND status = ? AND status IN ('completed', 'failed', 'cancelled')
+                            AND sequence < ?
                         ORDER BY sequence DESC LIMIT ?
                         """,
-                    arguments: [client, status.rawValue, before, limit + 1]
+                    arguments: [client, collection, status.rawValue, before, limit + 1]
                 )
             } else if let status {
                 bodies = try Data.fetchAll(
                     db,
                     sql: """
                         SELECT body FROM jobs INDEXED BY jobs_unfinished
-                        WHERE status = ? AND finished_at IS NULL AND client = ? AND sequence < ?
+                        WHERE status = ? AND finished_at IS NULL AND client = ? AND collection = ? AND sequence < ?
                         ORDER BY sequence DESC LIMIT ?
                         """,
-                    arguments: [status.rawValue, client, before, limit + 1]
+                    arguments: [status.rawValue, client, collection, before, limit + 1]
                 )
             } else {
                 bodies = try Data.fetchAll(
                     db,
-                    sql: "SELECT body FROM jobs WHERE client = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?",
-                    arguments: [client, before, limit + 1]
+                    sql: "SELECT body FROM jobs WHERE client = ? AND collection = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?",
+                    arguments: [client, collection, before, limit + 1]
                 )
             }
             let jobs = try bodies.prefix(limit).map(Self.decode)
             return JobPage(jobs: jobs, next: bodies.count > limit ? jobs.last?.id : nil)
+        }
+    }
+
+    public func items(parent: String, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+        try await read("a page of items") { db -> JobPage? in
+            var from = 0
+            if let after {
+                guard let sequence = try Int.fetchOne(db, sql: "SELECT sequence FROM jobs WHERE id = ? AND parent = ?", arguments: [after, parent])
+                else { return nil }
+                from = sequence
+            }
+            let bodies = try Data.fetchAll(
+                db,
+                sql: "SELECT body FROM jobs WHERE parent = ? AND sequence > ? ORDER BY sequence LIMIT ?",
+                arguments: [parent, from, limit + 1]
+            )
+            let jobs = try bodies.prefix(limit).map(Self.decode)
+            return JobPage(jobs: jobs, next: bodies.count > limit ? jobs.last?.id : nil)
+        }
+    }
+
+    public func itemCounts(parent: String) async throws(StorageError) -> [JobStatus: Int] {
+        try await read("item counts") { db -> [JobStatus: Int] in
+            var counts: [JobStatus: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT status, count(*) FROM jobs WHERE parent = ? GROUP BY status", arguments: [parent]) {
+                let status: String = row[0]
+                if let status = JobStatus(rawValue: status) { counts[status] = row[1] }
+            }
+            return counts
         }
     }
 
@@ -428,8 +474,10 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
             while true {
                 let deleted = try await onWriter { database in
                     try database.write { db -> Int in
-                        let batch = "SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? LIMIT 5000"
+                        // Items go with their folder rename or batch, never before it.
+                        let batch = "SELECT id FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND parent IS NULL LIMIT 5000"
                         try db.execute(sql: "DELETE FROM idempotency_keys WHERE job_id IN (\(batch))", arguments: [cutoff])
+                        try db.execute(sql: "DELETE FROM jobs WHERE parent IN (\(batch))", arguments: [cutoff])
                         try db.execute(sql: "DELETE FROM jobs WHERE id IN (\(batch))", arguments: [cutoff])
                         return db.changesCount
                     }

@@ -125,7 +125,57 @@ enum PostgresSchema {
             END
             $$
             """,
-        ]
+        ],
+        // Kinds of jobs (SPEC §11): lists read one collection, items are read by their parent,
+        // and asset updates and folder listings hold their names like renames.
+        [
+            "ALTER TABLE renamer_jobs ADD COLUMN collection text NOT NULL DEFAULT 'rename'",
+            "ALTER TABLE renamer_jobs ADD COLUMN parent text",
+            "DROP INDEX renamer_jobs_client",
+            "DROP INDEX renamer_jobs_client_status",
+            "CREATE INDEX renamer_jobs_client ON renamer_jobs (client, collection, sequence)",
+            "CREATE INDEX renamer_jobs_client_status ON renamer_jobs (client, collection, status, sequence)",
+            "CREATE INDEX renamer_jobs_parent ON renamer_jobs (parent, sequence) WHERE parent IS NOT NULL",
+            "DROP INDEX renamer_jobs_from",
+            "DROP INDEX renamer_jobs_to",
+            "CREATE INDEX renamer_jobs_from ON renamer_jobs (from_key, sequence) WHERE status IN ('queued', 'renaming', 'updating', 'listing')",
+            "CREATE INDEX renamer_jobs_to ON renamer_jobs (to_key, sequence) WHERE status IN ('queued', 'renaming', 'updating', 'listing')",
+            """
+            CREATE OR REPLACE FUNCTION renamer_claim_call(p_job text, p_lease bigint, p_limit int, p_margin double precision)
+            RETURNS text LANGUAGE plpgsql AS $$
+            DECLARE
+                j renamer_jobs%ROWTYPE;
+                busy int;
+            BEGIN
+                SELECT * INTO j FROM renamer_jobs WHERE id = p_job;
+                IF NOT FOUND THEN RETURN 'wait:not yet stored'; END IF;
+                IF j.owner_lease <> p_lease THEN RETURN 'lost'; END IF;
+                IF NOT EXISTS (
+                    SELECT 1 FROM renamer_leases
+                    WHERE token = p_lease AND expires_at > now() + make_interval(secs => p_margin)
+                ) THEN RETURN 'busy:lease'; END IF;
+                IF EXISTS (
+                    SELECT 1 FROM renamer_jobs o
+                    WHERE o.status IN ('queued', 'renaming', 'updating', 'listing') AND o.sequence < j.sequence
+                        AND (o.from_key IN (j.from_key, j.to_key) OR o.to_key IN (j.from_key, j.to_key))
+                ) THEN RETURN 'wait:an earlier job holds its public ID'; END IF;
+                PERFORM pg_advisory_xact_lock(hashtext('renamer_cloud:' || j.cloud));
+                IF EXISTS (
+                    SELECT 1 FROM renamer_calls c JOIN renamer_leases l ON l.token = c.lease AND l.expires_at > now()
+                    WHERE c.job_id <> p_job
+                        AND (c.from_key IN (j.from_key, j.to_key) OR c.to_key IN (j.from_key, j.to_key))
+                ) THEN RETURN 'wait:another replica renames its public ID'; END IF;
+                SELECT count(*) INTO busy FROM renamer_calls c JOIN renamer_leases l ON l.token = c.lease AND l.expires_at > now()
+                    WHERE c.cloud = j.cloud AND c.in_call AND c.job_id <> p_job;
+                IF busy >= p_limit THEN RETURN 'busy:cloud at its limit on all replicas'; END IF;
+                INSERT INTO renamer_calls (job_id, cloud, from_key, to_key, lease, in_call)
+                    VALUES (p_job, j.cloud, j.from_key, j.to_key, p_lease, true)
+                    ON CONFLICT (job_id) DO UPDATE SET lease = p_lease, in_call = true;
+                RETURN 'granted';
+            END
+            $$
+            """,
+        ],
     ]
 
     /// Brings the schema to the latest version; safe when several replicas call it at once.

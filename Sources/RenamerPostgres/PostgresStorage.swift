@@ -226,12 +226,12 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 let written = try await connection.query(
                     """
                     INSERT INTO renamer_jobs (id, client, status, cloud, from_key, to_key, owner_lease, finished_at,
-                        callback_origin, callback_due_at, body)
+                        callback_origin, callback_due_at, body, collection, parent)
                     SELECT u.id, u.client, u.status, u.cloud, u.from_key, nullif(u.to_key, ''), \(lease), nullif(u.finished, -1),
-                        nullif(u.origin, ''), nullif(u.due, -1), u.body
+                        nullif(u.origin, ''), nullif(u.due, -1), u.body, u.collection, nullif(u.parent, '')
                     FROM unnest(\(rows.ids), \(rows.clients), \(rows.statuses), \(rows.clouds), \(rows.fromKeys), \(rows.toKeys),
-                        \(rows.finished), \(rows.origins), \(rows.due), \(rows.bodies))
-                        WITH ORDINALITY AS u(id, client, status, cloud, from_key, to_key, finished, origin, due, body, n)
+                        \(rows.finished), \(rows.origins), \(rows.due), \(rows.bodies), \(rows.collections), \(rows.parents))
+                        WITH ORDINALITY AS u(id, client, status, cloud, from_key, to_key, finished, origin, due, body, collection, parent, n)
                     WHERE EXISTS (SELECT 1 FROM renamer_leases WHERE token = \(lease) AND expires_at > now())
                     ORDER BY u.n
                     ON CONFLICT (id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
@@ -247,7 +247,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                     throw Fenced(description: "\(entries.count - count) of \(entries.count) job writes refused: the lease passed or was taken")
                 }
                 // A rename phase that ended frees its public IDs for every replica.
-                let ended = entries.filter { $0.job.status != .queued && $0.job.status != .renaming }.map(\.job.id)
+                let ended = entries.filter { !$0.job.status.isQueuedWork }.map(\.job.id)
                 if !ended.isEmpty {
                     try await connection.query("DELETE FROM renamer_calls WHERE job_id = ANY(\(ended))", logger: logger)
                 }
@@ -279,6 +279,8 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         var origins: [String] = []
         var due: [Double] = []
         var bodies: [String] = []
+        var collections: [String] = []
+        var parents: [String] = []
 
         init(_ jobs: [RenameJob]) {
             for job in jobs {
@@ -293,6 +295,8 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 origins.append(job.pendingCallbackOrigin ?? "")
                 due.append(job.callbackEvent?.nextAttemptAt?.timeIntervalSince1970 ?? -1)
                 bodies.append(String(decoding: StoredJob.encode(job), as: UTF8.self))
+                collections.append(job.collection)
+                parents.append(job.parent ?? "")
             }
         }
     }
@@ -300,7 +304,8 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
     /// The public IDs a rename holds, as the queue's ``AssetKey`` names them.
     static func assetKeys(_ job: RenameJob) -> (from: String, to: String?) {
         let prefix = "\(job.cloud)/\(job.resourceType.rawValue)/"
-        return (prefix + job.fromPublicID, job.toPublicID == job.fromPublicID ? nil : prefix + job.toPublicID)
+        let held = job.heldNames
+        return (prefix + held.from, held.to.map { prefix + $0 })
     }
 
     // MARK: - Reads
@@ -417,7 +422,13 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         }
     }
 
-    public func list(client clientName: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+    public func list(
+        client clientName: String,
+        collection: String,
+        status: JobStatus?,
+        limit: Int,
+        after: String?
+    ) async throws(StorageError) -> JobPage? {
         try await read("a list of jobs") { [self] () async throws -> JobPage? in
             var before = Int64.max
             if let after {
@@ -435,7 +446,8 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 if let status {
                     try await client.query(
                         """
-                        SELECT body FROM renamer_jobs WHERE client = \(clientName) AND status = \(status.rawValue) AND sequence < \(before)
+                        SELECT body FROM renamer_jobs
+                        WHERE client = \(clientName) AND collection = \(collection) AND status = \(status.rawValue) AND sequence < \(before)
                         ORDER BY sequence DESC LIMIT \(limit + 1)
                         """,
                         logger: logger
@@ -443,7 +455,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 } else {
                     try await client.query(
                         """
-                        SELECT body FROM renamer_jobs WHERE client = \(clientName) AND sequence < \(before)
+                        SELECT body FROM renamer_jobs WHERE client = \(clientName) AND collection = \(collection) AND sequence < \(before)
                         ORDER BY sequence DESC LIMIT \(limit + 1)
                         """,
                         logger: logger
@@ -453,6 +465,45 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
             let more = page.count > limit
             if more { page.removeLast() }
             return JobPage(jobs: page, next: more ? page.last?.id : nil)
+        }
+    }
+
+    public func items(parent: String, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+        try await read("a page of items") { [self] () async throws -> JobPage? in
+            var from: Int64 = 0
+            if let after {
+                var found: Int64?
+                for try await sequence in try await client.query(
+                    "SELECT sequence FROM renamer_jobs WHERE id = \(after) AND parent = \(parent)",
+                    logger: logger
+                ).decode(Int64.self) {
+                    found = sequence
+                }
+                guard let found else { return nil }
+                from = found
+            }
+            var page = try await jobs(
+                try await client.query(
+                    "SELECT body FROM renamer_jobs WHERE parent = \(parent) AND sequence > \(from) ORDER BY sequence LIMIT \(limit + 1)",
+                    logger: logger
+                )
+            )
+            let more = page.count > limit
+            if more { page.removeLast() }
+            return JobPage(jobs: page, next: more ? page.last?.id : nil)
+        }
+    }
+
+    public func itemCounts(parent: String) async throws(StorageError) -> [JobStatus: Int] {
+        try await read("item counts") { [self] () async throws -> [JobStatus: Int] in
+            var counts: [JobStatus: Int] = [:]
+            for try await (status, count) in try await client.query(
+                "SELECT status, count(*) FROM renamer_jobs WHERE parent = \(parent) GROUP BY status",
+                logger: logger
+            ).decode((String, Int64).self) {
+                if let status = JobStatus(rawValue: status) { counts[status] = Int(count) }
+            }
+            return counts
         }
     }
 
@@ -800,11 +851,16 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
             var total = 0
             while true {
                 let deleted = try await client.withTransaction(logger: logger) { connection in
-                    let batch = "SELECT id FROM renamer_jobs WHERE finished_at < $1 LIMIT 5000"
+                    // Items go with their folder rename or batch, never before it.
+                    let batch = "SELECT id FROM renamer_jobs WHERE finished_at < $1 AND parent IS NULL LIMIT 5000"
                     var bindings = PostgresBindings()
                     bindings.append(cutoff)
                     try await connection.query(
                         PostgresQuery(unsafeSQL: "DELETE FROM renamer_idempotency_keys WHERE job_id IN (\(batch))", binds: bindings),
+                        logger: logger
+                    )
+                    try await connection.query(
+                        PostgresQuery(unsafeSQL: "DELETE FROM renamer_jobs WHERE parent IN (\(batch))", binds: bindings),
                         logger: logger
                     )
                     var deleted = 0

@@ -36,9 +36,13 @@ struct IdempotencyTests {
         func idempotencyKey(client: String, key: String) async throws(StorageError) -> (jobID: String, body: JSONValue)? {
             try await inner.idempotencyKey(client: client, key: key)
         }
-        func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
-            try await inner.list(client: client, status: status, limit: limit, after: after)
+        func list(client: String, collection: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+            try await inner.list(client: client, collection: collection, status: status, limit: limit, after: after)
         }
+        func items(parent: String, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+            try await inner.items(parent: parent, limit: limit, after: after)
+        }
+        func itemCounts(parent: String) async throws(StorageError) -> [JobStatus: Int] { try await inner.itemCounts(parent: parent) }
         func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, jobs: [RenameJob])] {
             try await inner.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins)
         }

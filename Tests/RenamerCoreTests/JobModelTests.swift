@@ -10,6 +10,9 @@ struct JobModelTests {
         let legal: Set<String> = [
             "queued→renaming", "queued→cancelled", "queued→failed", "renaming→confirming_invalidation", "renaming→completed",
             "renaming→failed", "confirming_invalidation→completed",
+            // Asset updates and folder renames (SPEC §11).
+            "queued→updating", "updating→completed", "updating→failed",
+            "queued→listing", "listing→renaming", "listing→completed", "listing→failed",
         ]
         for from in JobStatus.allCases {
             for to in JobStatus.allCases {
@@ -17,6 +20,43 @@ struct JobModelTests {
             }
         }
         #expect(JobStatus.allCases.filter(\.isFinal) == [.completed, .failed, .cancelled])
+    }
+
+    /// An asset update runs `queued → updating → completed` without invalidation, and its callback
+    /// event says what it is (SPEC §11).
+    @Test func assetUpdatesMoveThroughUpdating() throws {
+        var job = RenameJob.fixture(invalidate: false)
+        job.id = "au_" + String(job.id.dropFirst(3))
+        job.toPublicID = job.fromPublicID
+        job.update = .init(assetFolder: "shop/new", displayName: nil)
+        job.callback = .init(url: "https://example.test/hook", status: .pending, attempts: 0, lastStatus: nil)
+        #expect(job.kind == .assetUpdate)
+        try job.startRenaming()
+        #expect(job.status == .updating)
+        try job.countAttempt()
+        try job.renamed(.init(publicID: job.fromPublicID, version: 2, secureURL: nil, assetFolder: "shop/new", displayName: "a"), at: Date())
+        #expect(job.status == .completed)
+        #expect(job.invalidation.status == .notRequested)
+        let event = try #require(job.callbackEvent)
+        let body = try JSONValue.parse(event.body)
+        #expect(body["type"]?.stringValue == "asset_update.completed")
+        #expect(body["data"]?["asset_folder"]?.stringValue == "shop/new")
+        #expect(body["data"]?["result"]?["asset_folder"]?.stringValue == "shop/new")
+        #expect(body["data"]?["from_public_id"] == nil)
+        // It survives storage as it was.
+        let stored = try StoredJob.read(StoredJob.encode(job))
+        #expect(JSONWriter.encode(stored) == JSONWriter.encode(job))
+        #expect(stored.update == job.update)
+        #expect(stored.kind == .assetUpdate)
+    }
+
+    @Test func jobKindsComeFromTheIDPrefix() {
+        #expect(JobKind(id: "rn_0a") == .rename)
+        #expect(JobKind(id: "au_0a") == .assetUpdate)
+        #expect(JobKind(id: "fr_0a") == .folderRename)
+        #expect(JobKind(id: "bt_0a") == .batch)
+        #expect(JobKind(id: "xx") == .rename)
+        for kind in JobKind.allCases { #expect(JobKind(id: kind.idPrefix + "1") == kind) }
     }
 
     @Test(arguments: [

@@ -70,8 +70,10 @@ struct JobStoreTests {
     /// Every status change is a method on the job; each refuses a move the table does not allow.
     @Test func transitionsFollowTheStatusTable() throws {
         let now = Date()
-        for from in JobStatus.allCases {
-            for to in JobStatus.allCases where to != .queued {
+        // A rename's statuses; `updating` and `listing` belong to other kinds (JobModelTests).
+        let statuses = JobStatus.allCases.filter { $0 != .updating && $0 != .listing }
+        for from in statuses {
+            for to in statuses where to != .queued {
                 var job = RenameJob.fixture(invalidate: to == .confirmingInvalidation)
                 job.status = from
                 do {

@@ -62,7 +62,8 @@ extension RenameJob {
     mutating func move(to status: JobStatus, now: Date) throws(JobTransitionError) {
         switch status {
         case .queued: break
-        case .renaming: try startRenaming()
+        case .renaming, .updating: try startRenaming()
+        case .listing: throw .illegal(id: id, from: self.status, move: "list (folder renames only)")
         case .confirmingInvalidation: try renamed(.init(publicID: toPublicID, version: 1, secureURL: nil), at: now)
         case .completed where self.status == .renaming: try renamed(.init(publicID: toPublicID, version: 1, secureURL: nil), at: now)
         case .completed: try finishInvalidation(.confirmed, at: now)

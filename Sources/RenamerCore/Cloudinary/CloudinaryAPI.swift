@@ -13,6 +13,78 @@ public protocol CloudinaryAPI: Sendable {
         cloud: RenamerConfiguration.Cloud
     ) async
         -> LookupOutcome
+
+    /// Admin API update of an asset's `asset_folder`/`display_name` (SPEC §11; dynamic folders).
+    func updateAsset(
+        publicID: String,
+        resourceType: ResourceType,
+        type: DeliveryType,
+        update: RenameJob.AssetUpdate,
+        cloud: RenamerConfiguration.Cloud
+    ) async -> RenameOutcome
+
+    /// Admin API folder rename, `PUT /v1_1/{cloud}/folders/{from}` (SPEC §11; dynamic folders).
+    func renameFolder(from: String, to: String, cloud: RenamerConfiguration.Cloud) async -> RenameOutcome
+
+    /// Whether a folder exists (`GET /v1_1/{cloud}/folders/{path}`): reconciles a folder rename whose
+    /// outcome is unknown.
+    func folderExists(_ path: String, cloud: RenamerConfiguration.Cloud) async -> LookupOutcome
+
+    /// One page of the Admin API listing by prefix
+    /// (`GET /v1_1/{cloud}/resources/{resource_type}/{type}?prefix=&max_results=&next_cursor=`).
+    func listResources(
+        prefix: String,
+        resourceType: ResourceType,
+        type: DeliveryType,
+        cursor: String?,
+        maxResults: Int,
+        cloud: RenamerConfiguration.Cloud
+    ) async -> ListOutcome
+
+    /// The Admin API budget the calls above spend (SPEC §11); nil when calls are not budgeted.
+    var adminBudget: AdminBudget? { get }
+}
+
+/// How one listing call ended.
+public enum ListOutcome: Sendable, Equatable {
+    /// The page's public IDs, and the cursor of the next page (nil on the last).
+    case page(publicIDs: [String], next: String?)
+    case rejected(status: Int, message: String, retryAfter: Double?)
+    /// No answer; a listing changes nothing, so any of these may be retried.
+    case failed(reason: String)
+}
+
+extension CloudinaryAPI {
+    public func updateAsset(
+        publicID: String,
+        resourceType: ResourceType,
+        type: DeliveryType,
+        update: RenameJob.AssetUpdate,
+        cloud: RenamerConfiguration.Cloud
+    ) async -> RenameOutcome {
+        .rejected(status: 400, message: "asset updates are not supported here", retryAfter: nil)
+    }
+
+    public func renameFolder(from: String, to: String, cloud: RenamerConfiguration.Cloud) async -> RenameOutcome {
+        .rejected(status: 400, message: "folder renames are not supported here", retryAfter: nil)
+    }
+
+    public func folderExists(_ path: String, cloud: RenamerConfiguration.Cloud) async -> LookupOutcome {
+        .unavailable(reason: "folder lookups are not supported here")
+    }
+
+    public func listResources(
+        prefix: String,
+        resourceType: ResourceType,
+        type: DeliveryType,
+        cursor: String?,
+        maxResults: Int,
+        cloud: RenamerConfiguration.Cloud
+    ) async -> ListOutcome {
+        .rejected(status: 400, message: "listings are not supported here", retryAfter: nil)
+    }
+
+    public var adminBudget: AdminBudget? { nil }
 }
 
 /// The fields of one rename call (SPEC §3).

@@ -36,20 +36,68 @@ extension JobTransitionError {
 /// Every change of a job's status, with the fields that go with it. Only these methods change
 /// ``RenameJob/status``; ``JobStatus/canMove(to:)`` is the table they check.
 extension RenameJob {
-    /// `queued → renaming`: the queue dispatches the job.
+    /// `queued → renaming` (`updating` for an asset update): the queue dispatches the job.
     public mutating func startRenaming() throws(JobTransitionError) {
-        try move(to: .renaming, "start")
+        try move(to: kind == .assetUpdate ? .updating : .renaming, "start")
     }
+
+    /// Whether the job has been dispatched and is making (or retrying) its calls.
+    public var isStarted: Bool { status == .renaming || status == .updating || status == .listing }
 
     /// `queued → cancelled` (`DELETE`): the caller asked, so no callback is made.
     public mutating func cancel(at now: Date) throws(JobTransitionError) {
+        guard status == .queued else { throw .illegal(id: id, from: status, move: "cancel") }
         try move(to: .cancelled, "cancel")
+        finalize(at: now)
+    }
+
+    // MARK: Folder renames and batches (SPEC §11)
+
+    /// `queued → listing`: a fixed-mode folder rename holds its prefixes and lists them (a dry run
+    /// of a batch looks its targets up).
+    public mutating func startListing() throws(JobTransitionError) {
+        try move(to: .listing, "start listing")
+    }
+
+    /// `listing | queued → renaming`: every item is known and queued.
+    public mutating func startItems() throws(JobTransitionError) {
+        try move(to: .renaming, "start items")
+    }
+
+    /// An item ended: the counts of `result`.
+    public mutating func count(item: RenameJob) {
+        switch item.status {
+        case .completed: group?.counts.renamed += 1
+        case .failed: group?.counts.failed += 1
+        case .cancelled: group?.counts.skipped += 1
+        default: break
+        }
+    }
+
+    /// Every item is final: `completed` (even if some failed: see the counts), `failed` when the
+    /// listing failed, `cancelled` when the caller cancelled it (no callback then).
+    public mutating func finishItems(failure: JobError?, cancelled: Bool, at now: Date) throws(JobTransitionError) {
+        guard kind.hasItems, status == .renaming || status == .listing else { throw .illegal(id: id, from: status, move: "finish items") }
+        status = cancelled ? .cancelled : failure == nil ? .completed : .failed
+        error = cancelled ? nil : failure
+        finalize(at: now)
+    }
+
+    /// A dry run ends with its plan: nothing was changed.
+    public mutating func completeDryRun(_ plan: Group.Plan, at now: Date) throws(JobTransitionError) {
+        // From `queued` too: a dry run in dynamic mode has nothing to list.
+        guard kind.hasItems, group?.dryRun == true, status == .queued || status == .listing else {
+            throw .illegal(id: id, from: status, move: "complete dry run")
+        }
+        status = .completed
+        group?.plan = plan
+        group?.counts.items = plan.items
         finalize(at: now)
     }
 
     /// Counts an Upload API call about to be made (`renaming` only).
     public mutating func countAttempt() throws(JobTransitionError) {
-        guard status == .renaming else { throw .illegal(id: id, from: status, move: "count attempt") }
+        guard isStarted else { throw .illegal(id: id, from: status, move: "count attempt") }
         attempts += 1
     }
 
@@ -58,12 +106,14 @@ extension RenameJob {
         attempts = max(0, attempts - 1)
     }
 
-    /// `renaming → confirming_invalidation`, or `→ completed` when no invalidation was asked for.
+    /// `renaming → confirming_invalidation`, or `→ completed` when no invalidation was asked for
+    /// (or the job changes no URL: asset updates, folder renames in dynamic mode).
     public mutating func renamed(_ renamed: RenameResult, at now: Date) throws(JobTransitionError) {
-        try move(to: invalidate ? .confirmingInvalidation : .completed, "renamed")
+        let confirms = invalidate && kind == .rename
+        try move(to: confirms ? .confirmingInvalidation : .completed, "renamed")
         result = renamed
         error = nil
-        invalidation.status = invalidate ? .pending : .notRequested
+        invalidation.status = confirms ? .pending : .notRequested
         if status == .completed { finalize(at: now) }
     }
 
@@ -125,7 +175,7 @@ extension RenameJob {
         }
         guard callback.url != nil, callback.status == .pending, callbackEvent == nil else { return }
         let body = JSONWriter.encode(
-            CallbackEventBody(type: status == .completed ? "rename.completed" : "rename.failed", timestamp: now, data: self)
+            CallbackEventBody(type: kind.eventPrefix + (status == .completed ? ".completed" : ".failed"), timestamp: now, data: self)
         )
         callbackEvent = CallbackEvent(id: "evt_" + SecureRandom.hexToken(byteCount: 16), body: body, nextAttemptAt: now)
     }

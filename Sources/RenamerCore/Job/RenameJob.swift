@@ -1,4 +1,5 @@
 import Foundation
+import RenamerConfig
 
 /// Cloudinary resource types a rename may name.
 public enum ResourceType: String, Sendable, Codable, CaseIterable {
@@ -38,6 +39,106 @@ public struct RenameJob: Sendable, Equatable {
     public var notifiedAt: Date?
     /// The callback event, fixed when the job became final (not part of the API's job JSON).
     public var callbackEvent: CallbackEvent?
+    /// The folder rename or batch an item belongs to (SPEC §11); items send no callback.
+    public var parent: String?
+    /// An asset update's new values (SPEC §11); nil for other kinds.
+    public var update: AssetUpdate?
+    /// A folder rename's or batch's settings and counts (SPEC §11); nil for other kinds.
+    public var group: Group?
+
+    /// What the job does, from its id's prefix.
+    public var kind: JobKind { JobKind(id: id) }
+
+    /// `asset_folder` and `display_name` of an asset update; at least one is set.
+    public struct AssetUpdate: Sendable, Equatable {
+        public var assetFolder: String?
+        public var displayName: String?
+
+        public init(assetFolder: String?, displayName: String?) {
+            self.assetFolder = assetFolder
+            self.displayName = displayName
+        }
+    }
+
+    /// A folder rename or batch: how it runs and how its items ended.
+    public struct Group: Sendable, Equatable {
+        /// The cloud's folder mode when the folder rename was accepted (nil for a batch).
+        public var folderMode: RenamerConfiguration.FolderMode?
+        /// The resource types a folder rename lists (fixed mode).
+        public var resourceTypes: [ResourceType]
+        public var dryRun: Bool
+        public var counts: Counts
+        /// Where a fixed-mode listing stands: it resumes there after a restart.
+        public var listing: Listing?
+        /// A dry run's result (set when it completes).
+        public var plan: Plan?
+
+        public init(folderMode: RenamerConfiguration.FolderMode?, resourceTypes: [ResourceType], dryRun: Bool, counts: Counts = .init()) {
+            self.folderMode = folderMode
+            self.resourceTypes = resourceTypes
+            self.dryRun = dryRun
+            self.counts = counts
+        }
+
+        /// The next page to list: which (resource type, delivery type) pair, and its cursor.
+        public struct Listing: Sendable, Equatable {
+            public var pair: Int
+            public var cursor: String?
+
+            public init(pair: Int = 0, cursor: String? = nil) {
+                self.pair = pair
+                self.cursor = cursor
+            }
+        }
+
+        /// What a dry run found: how many items, which targets exist already (and would fail
+        /// without `overwrite`), and the first items.
+        public struct Plan: Sendable, Equatable {
+            public var items: Int
+            public var existingTargets: [String]
+            public var sample: [Item]
+
+            public init(items: Int, existingTargets: [String], sample: [Item]) {
+                self.items = items
+                self.existingTargets = existingTargets
+                self.sample = sample
+            }
+
+            public struct Item: Sendable, Equatable {
+                public var from: String
+                public var to: String
+                public var resourceType: ResourceType
+                public var type: DeliveryType
+
+                public init(from: String, to: String, resourceType: ResourceType, type: DeliveryType) {
+                    self.from = from
+                    self.to = to
+                    self.resourceType = resourceType
+                    self.type = type
+                }
+            }
+
+            /// At most this many items in `sample`, and targets in `existingTargets`.
+            public static let sampleSize = 100
+            public static let maxExistingTargets = 1000
+        }
+
+        /// `result` of a folder rename or batch: items found, and how they ended.
+        public struct Counts: Sendable, Equatable {
+            public var items = 0
+            public var renamed = 0
+            public var failed = 0
+            /// Items cancelled before they called Cloudinary.
+            public var skipped = 0
+
+            public init(items: Int = 0, renamed: Int = 0, failed: Int = 0, skipped: Int = 0) {
+                self.items = items
+                self.renamed = renamed
+                self.failed = failed
+                self.skipped = skipped
+            }
+        }
+    }
 
     /// A Standard Webhooks event: its id and body never change across delivery attempts.
     public struct CallbackEvent: Sendable, Equatable {
@@ -58,17 +159,24 @@ public struct RenameJob: Sendable, Equatable {
         public var publicID: String
         public var version: Int?
         public var secureURL: String?
+        /// Where the Media Library shows the asset, and its name there (asset updates, SPEC §11).
+        public var assetFolder: String?
+        public var displayName: String?
 
-        public init(publicID: String, version: Int?, secureURL: String?) {
+        public init(publicID: String, version: Int?, secureURL: String?, assetFolder: String? = nil, displayName: String? = nil) {
             self.publicID = publicID
             self.version = version
             self.secureURL = secureURL
+            self.assetFolder = assetFolder
+            self.displayName = displayName
         }
 
         enum CodingKeys: String, CodingKey {
             case publicID = "public_id"
             case version
             case secureURL = "secure_url"
+            case assetFolder = "asset_folder"
+            case displayName = "display_name"
         }
     }
 

@@ -38,6 +38,8 @@ public final class JobLifecycle: Sendable {
     public let confirmer: InvalidationConfirmer
     public let callbacks: CallbackDelivery
     public let notifications: NotificationIntake
+    /// Folder renames in fixed mode, batches and dry runs (SPEC §11).
+    public let groups: GroupRunner
     let clock: any RenamerClock
     let logger: Logger
     let metrics: any MetricsFactory
@@ -69,6 +71,9 @@ public final class JobLifecycle: Sendable {
             logger: logger,
             metrics: metrics
         )
+        // The runner needs the queue, and the queue's and confirmer's hooks need the runner.
+        let runner = Later<GroupRunner>()
+        let finalized: @Sendable (RenameJob) -> Void = { job in Self.finalized(job, groups: runner.value, callbacks: callbacks) }
         let confirmer = InvalidationConfirmer(
             configuration: configuration,
             store: store,
@@ -76,7 +81,7 @@ public final class JobLifecycle: Sendable {
             clock: clock,
             logger: logger,
             metrics: metrics,
-            onCompleted: { callbacks.deliver($0) }
+            onCompleted: finalized
         )
         self.callbacks = callbacks
         self.confirmer = confirmer
@@ -89,15 +94,31 @@ public final class JobLifecycle: Sendable {
             logger: logger,
             metrics: metrics,
             publicBaseURL: publicBaseURL,
-            onRenamePhaseEnded: { job in Self.renamePhaseEnded(job, confirmer: confirmer, callbacks: callbacks) }
+            onRenamePhaseEnded: { job in
+                if job.parent != nil { runner.value?.itemCallEnded(job) }
+                if job.status == .confirmingInvalidation { confirmer.begin(job) } else { finalized(job) }
+            }
         )
+        groups = GroupRunner(
+            configuration: configuration,
+            store: store,
+            queue: queue,
+            cloudinary: cloudinary,
+            clock: clock,
+            retry: retry ?? RetryPolicy(configuration.queue),
+            logger: logger,
+            metrics: metrics,
+            onFinal: { callbacks.deliver($0) }
+        )
+        runner.value = groups
         notifications = NotificationIntake(store: store, confirmer: confirmer, clock: clock, logger: logger)
     }
 
-    /// After the rename phase: confirm the invalidation, or report the final job.
-    static func renamePhaseEnded(_ job: RenameJob, confirmer: InvalidationConfirmer, callbacks: CallbackDelivery) {
-        if job.status == .confirmingInvalidation {
-            confirmer.begin(job)
+    /// A job is final: an item counts in its folder rename or batch (items send no callback);
+    /// any other job is called back.
+    static func finalized(_ job: RenameJob, groups: GroupRunner?, callbacks: CallbackDelivery) {
+        if job.parent != nil {
+            groups?.itemFinal(job)
         } else {
             callbacks.deliver(job)
         }
@@ -114,6 +135,21 @@ public final class JobLifecycle: Sendable {
         idempotencyKey: String?,
         body: JSONValue,
         admit: () -> Double?
+    ) async -> Acceptance {
+        await accept(client: client, idempotencyKey: idempotencyKey, body: body, admit: admit) { [configuration] now in
+            [RenameJob(accepting: order, client: client, configuration: configuration, now: now)]
+        }
+    }
+
+    /// Accepts the job `make` builds for `client` (any kind, SPEC §2 and §11; a batch's items
+    /// follow it, in list order): the idempotency key, the rate limit (`admit` returns the wait
+    /// when the client is over it), the queue's capacity, then durability before the job is queued.
+    public func accept(
+        client: String,
+        idempotencyKey: String?,
+        body: JSONValue,
+        admit: () -> Double?,
+        make: (Date) -> [RenameJob]
     ) async -> Acceptance {
         if let replicas, !replicas.isReachable {
             return .storageUnavailable("the database cannot be reached")
@@ -134,8 +170,9 @@ public final class JobLifecycle: Sendable {
             if let key = idempotencyKey { store.releaseReservation(client: client, key: key) }
             return .rateLimited(retryAfter: wait)
         }
-        let job = RenameJob(accepting: order, client: client, configuration: configuration, now: clock.now())
-        guard store.insert(job, idempotencyKey: idempotencyKey, body: body, capacity: configuration.queue.capacity) else {
+        let jobs = make(clock.now())
+        guard let job = jobs.first, store.insert(jobs, idempotencyKey: idempotencyKey, body: body, capacity: configuration.queue.capacity)
+        else {
             return .queueFull
         }
         // 202 is a promise: the job is durable before it is answered, and only then may a request
@@ -143,25 +180,32 @@ public final class JobLifecycle: Sendable {
         do {
             try await store.storage.sync()
         } catch {
-            store.remove([job.id])
+            store.remove(jobs.map(\.id))
             if let key = idempotencyKey { store.releaseReservation(client: client, key: key) }
             return .storageUnavailable("\(error)")
         }
         if let key = idempotencyKey {
             if let replicas, replicas.acceptanceLost(job.id) {
                 // Another replica committed the same key first: answer with its job (SPEC §12).
-                store.remove([job.id])
+                store.remove(jobs.map(\.id))
                 store.releaseReservation(client: client, key: key)
-                return await accept(order, client: client, idempotencyKey: key, body: body, admit: { nil })
+                return await accept(client: client, idempotencyKey: key, body: body, admit: { nil }, make: make)
             }
             store.commitIdempotencyKey(client: client, key: key)
         }
-        queue.enqueue(job)
-        return .accepted(job)
+        if GroupRunner.runs(job) {
+            groups.start(job, items: Array(jobs.dropFirst()))
+        } else {
+            queue.enqueue(job)
+        }
+        return .accepted(store.workingJob(job.id) ?? job)
     }
 
     /// Cancels a job of `client` that has not called Cloudinary yet; nil when there is no such job.
     public func cancel(_ id: String, client: String) async throws(StorageError) -> RenameJob? {
+        if JobKind(id: id).hasItems, store.workingJob(id).map(GroupRunner.runs) ?? true {
+            return try await groups.cancel(id, client: client)
+        }
         guard let replicas, store.workingJob(id) == nil else { return try await queue.cancel(id, client: client) }
         // Another replica's job (SPEC §12): its owner cancels it, if it has not started it yet.
         guard let job = try await store.job(id, client: client) else { return nil }
@@ -187,6 +231,7 @@ public final class JobLifecycle: Sendable {
         await confirmer.stop()
         _ = await queue.drain(until: .now)
         await queue.tasks.cancelAll()
+        await groups.tasks.cancelAll()
         await confirmer.tasks.cancelAll()
         await callbacks.tasks.cancelAll()
     }
@@ -203,7 +248,7 @@ public final class JobLifecycle: Sendable {
     public func recover(replayCache: NotificationReplayCache) async throws(StorageError) -> (startup: StartupState, resumed: Int) {
         let startup = try await store.storage.startupState(now: clock.now())
         replayCache.restore(startup.notifications)
-        let resumed = resume(startup)
+        let resumed = await resume(startup)
         callbacks.start()
         return (startup, resumed)
     }
@@ -211,14 +256,31 @@ public final class JobLifecycle: Sendable {
     /// Puts jobs read from storage (at start-up, or taken over from a replica whose lease passed)
     /// in the working set and runs each from where it stands. Returns how many were resumed.
     @discardableResult
-    func resume(_ startup: StartupState) -> Int {
+    func resume(_ startup: StartupState) async -> Int {
+        // Folder renames and batches count their items again from storage, before anything runs.
+        var itemCounts: [String: [JobStatus: Int]] = [:]
+        for (job, _) in startup.unfinished where GroupRunner.runs(job) && !job.status.isFinal {
+            itemCounts[job.id] = (try? await store.storage.itemCounts(parent: job.id)) ?? [:]
+        }
         store.restore(startup)
+        let dryRuns = Set(startup.unfinished.lazy.filter { $0.job.group?.dryRun == true }.map(\.job.id))
         var resumed = 0
         for (job, _) in startup.unfinished {
+            if let counts = itemCounts[job.id] {
+                groups.resume(job, counts: counts)
+                resumed += 1
+                continue
+            }
+            if let parent = job.parent, dryRuns.contains(parent), job.status == .queued {
+                // A dry run's item is never run (the process stopped before it was recorded so).
+                let now = clock.now()
+                _ = try? store.transition(job.id, now: now) { job throws(JobTransitionError) in try job.cancel(at: now) }
+                continue
+            }
             switch job.status {
             case .queued:
                 queue.enqueue(job)
-            case .renaming:
+            case .renaming, .updating, .listing:
                 queue.enqueue(job, recovered: true)
             case .confirmingInvalidation:
                 confirmer.begin(job)
@@ -255,7 +317,7 @@ public final class JobLifecycle: Sendable {
                         .increment(by: taken.unfinished.count)
                     Counter(label: "renamer_taken_over_total", dimensions: [("kind", "callback")], factory: metrics)
                         .increment(by: taken.callbacks)
-                    resume(StartupState(unfinished: taken.unfinished))
+                    await resume(StartupState(unfinished: taken.unfinished))
                     // The outbox has callbacks that no wake-up of this replica's covers yet.
                     callbacks.start()
                 }

@@ -33,6 +33,19 @@ enum CompactList<Element: Equatable> {
         }
     }
 
+    /// Inserts `element` before the first element that `isAfter` says comes after it (at the end
+    /// when none does).
+    mutating func insert(_ element: Element, beforeFirst isAfter: (Element) -> Bool) {
+        switch self {
+        case .one(let first):
+            self = isAfter(first) ? .many([element, first]) : .many([first, element])
+        case .many(var elements):
+            self = .one(element)
+            elements.insert(element, at: elements.firstIndex(where: isAfter) ?? elements.endIndex)
+            self = .many(elements)
+        }
+    }
+
     /// Removes every occurrence of `element`.
     ///
     /// - Returns: false when nothing is left (the list still holds its old value then).
@@ -54,6 +67,12 @@ extension Dictionary {
     /// Appends to the list under `key`, creating it.
     mutating func append<Element>(_ element: Element, at key: Key) where Value == CompactList<Element> {
         if self[key]?.append(element) == nil { self[key] = .one(element) }
+    }
+
+    /// Inserts into the list under `key` before the first element `isAfter` picks, creating it.
+    mutating func insert<Element>(_ element: Element, at key: Key, beforeFirst isAfter: (Element) -> Bool)
+    where Value == CompactList<Element> {
+        if self[key]?.insert(element, beforeFirst: isAfter) == nil { self[key] = .one(element) }
     }
 
     /// Removes from the list under `key`, dropping the key once the list is empty.

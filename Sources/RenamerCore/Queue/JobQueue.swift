@@ -65,12 +65,15 @@ public final class JobQueue: @unchecked Sendable {
         var hadUnknownOutcome = false
         /// In flight or waiting for its retry time: not to be put on the ready list again.
         var dispatched = false
+        /// Acceptance order; an item of a folder rename takes its folder rename's.
+        var order = 0
+        /// The folder renames whose prefixes hold this job back (SPEC §11), usually none.
+        var blockedBy: [String] = []
 
         init(_ job: RenameJob) {
             cloud = job.cloud
             resourceType = job.resourceType
-            from = job.fromPublicID
-            to = job.toPublicID == job.fromPublicID ? nil : job.toPublicID
+            (from, to) = job.heldNames
         }
 
         /// The public IDs the job holds (compact: the entry is stored per queued job).
@@ -117,6 +120,34 @@ public final class JobQueue: @unchecked Sendable {
     private var draining = false
     /// Replicas sharing each cloud's limit (SPEC §12); 1 with single-process storage.
     private var replicaCount = 1
+    /// Orders entries and holds by acceptance.
+    private var nextOrder = 1
+    /// Folder renames in fixed mode holding their two prefixes (SPEC §11), by job id.
+    private var holds: [String: Hold] = [:]
+    /// Per queued job, the holds waiting for its rename phase to end.
+    private var holdsWaitingForJob: [String: [String]] = [:]
+
+    /// A fixed-mode folder rename's claim on `from/` and `to/`: from the moment it starts (listing
+    /// included) until its last item's call has returned, a job under either prefix accepted
+    /// after it waits, and it waits for such jobs accepted before it.
+    struct Hold {
+        var cloud: String
+        var prefixes: [String]
+        var order: Int
+        var granted = false
+        /// Earlier jobs and holds it waits for.
+        var waitingFor: Set<String> = []
+        /// Jobs and holds waiting for it.
+        var blocking: [String] = []
+
+        func covers(_ name: String) -> Bool { prefixes.contains { name.hasPrefix($0) } }
+        func overlaps(_ other: Hold) -> Bool {
+            prefixes.contains { mine in other.prefixes.contains { $0.hasPrefix(mine) || mine.hasPrefix($0) } }
+        }
+    }
+
+    /// Called on the scheduler when a hold is granted: the folder rename may list and rename.
+    private var onHoldGranted: @Sendable (String) -> Void = { _ in }
 
     public init(
         configuration: RenamerConfiguration,
@@ -154,11 +185,75 @@ public final class JobQueue: @unchecked Sendable {
                 entry.next = .reconcile
                 entry.hadUnknownOutcome = true
             }
+            if let parent = job.parent, let hold = holds[parent] {
+                // An item runs where its folder rename was accepted: ahead of jobs accepted later.
+                entry.order = hold.order
+            } else {
+                entry.order = nextOrder
+                nextOrder += 1
+                for (id, hold) in holds where hold.cloud == job.cloud && entry.keys.contains(where: { hold.covers($0.publicID) }) {
+                    entry.blockedBy.append(id)
+                    holds[id]?.blocking.append(job.id)
+                }
+            }
             entries[job.id] = entry
-            for key in entry.keys { lines.append(job.id, at: key) }
+            let order = entry.order
+            for key in entry.keys {
+                lines.insert(job.id, at: key) { [entries] other in (entries[other]?.order ?? 0) > order }
+            }
             if isAtHeadOfItsLines(job.id) { markReady(job.id, cloud: job.cloud) }
             pump()
         }
+    }
+
+    /// Sets what happens when a folder rename's hold is granted (once, before any hold).
+    public func onHoldGranted(_ action: @escaping @Sendable (String) -> Void) {
+        scheduler.sync { onHoldGranted = action }
+    }
+
+    /// A fixed-mode folder rename claims its prefixes (SPEC §11); `granted` when it held them
+    /// before a restart. ``onHoldGranted(_:)``'s action runs once it holds them.
+    public func hold(_ job: RenameJob, granted: Bool = false) {
+        scheduler.async { [self] in
+            var hold = Hold(cloud: job.cloud, prefixes: [job.fromPublicID + "/", job.toPublicID + "/"], order: nextOrder)
+            nextOrder += 1
+            if !granted {
+                for (id, entry) in entries where entry.cloud == job.cloud && entry.keys.contains(where: { hold.covers($0.publicID) }) {
+                    hold.waitingFor.insert(id)
+                    holdsWaitingForJob[id, default: []].append(job.id)
+                }
+                for (id, other) in holds where other.cloud == job.cloud && other.overlaps(hold) {
+                    hold.waitingFor.insert(id)
+                    holds[id]?.blocking.append(job.id)
+                }
+            }
+            holds[job.id] = hold
+            if hold.waitingFor.isEmpty { grant(job.id) }
+        }
+    }
+
+    /// Ends a folder rename's hold: its last item's call returned, or it ended before listing.
+    public func release(hold id: String) {
+        scheduler.async { [self] in
+            guard let hold = holds.removeValue(forKey: id) else { return }
+            for waiting in hold.blocking {
+                if holds[waiting] != nil {
+                    holds[waiting]?.waitingFor.remove(id)
+                    if holds[waiting]?.waitingFor.isEmpty == true, holds[waiting]?.granted == false { grant(waiting) }
+                } else if var entry = entries[waiting] {
+                    entry.blockedBy.removeAll { $0 == id }
+                    entries[waiting] = entry
+                    if !entry.dispatched && isAtHeadOfItsLines(waiting) { markReady(waiting, cloud: entry.cloud) }
+                }
+            }
+            pump()
+        }
+    }
+
+    private func grant(_ id: String) {
+        guard holds[id]?.granted == false else { return }
+        holds[id]?.granted = true
+        onHoldGranted(id)
     }
 
     /// Cancels a job that has not called Cloudinary yet.
@@ -217,7 +312,7 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     private func isAtHeadOfItsLines(_ id: String) -> Bool {
-        guard let entry = entries[id] else { return false }
+        guard let entry = entries[id], entry.blockedBy.isEmpty else { return false }
         return entry.keys.allSatisfy { lines[$0]?.first == id }
     }
 
@@ -261,20 +356,34 @@ public final class JobQueue: @unchecked Sendable {
 
     private func start(_ id: String) {
         guard var entry = entries[id] else { return }
+        guard let queued = store.workingJob(id), let cloud = configuration.clouds[queued.cloud] else {
+            endRenamePhase(id)
+            return
+        }
+        // Admin API work waits while the cloud's budget is spent, and stays queued meanwhile.
+        if queued.kind.usesAdminAPI, queued.status == .queued,
+            let wait = cloudinary.adminBudget?.wait(cloud: cloud.name, limit: cloud.adminAPIMaxRequestsPerHour)
+        {
+            entry.dispatched = true
+            entries[id] = entry
+            logger.debug("Admin API budget spent; job waits", metadata: ["job_id": "\(id)", "seconds": "\(wait)"])
+            requeue(id, cloud: entry.cloud, after: wait)
+            return
+        }
         let job: RenameJob
         if store.storage is any ReplicaCoordinator {
             // With several replicas the job stays queued (and may be cancelled) until its call is
             // claimed; `run` starts it then.
-            guard let current = store.workingJob(id), current.status == .queued || current.status == .renaming else {
+            guard queued.status == .queued || queued.isStarted else {
                 endRenamePhase(id)
                 return
             }
-            job = current
+            job = queued
         } else {
             do {
                 // A retry, or a job recovered mid-rename, is renaming already (no change, no write).
                 job = try store.transition(id, now: clock.now()) { job throws(JobTransitionError) in
-                    if job.status != .renaming { try job.startRenaming() }
+                    if !job.isStarted { try job.startRenaming() }
                 }
             } catch {
                 // Cancelled while it waited: the race cancel is allowed to win.
@@ -282,10 +391,6 @@ public final class JobQueue: @unchecked Sendable {
                 endRenamePhase(id)
                 return
             }
-        }
-        guard let cloud = configuration.clouds[job.cloud] else {
-            endRenamePhase(id)
-            return
         }
         inFlight[entry.cloud, default: 0] += 1
         inFlightClouds[id] = entry.cloud
@@ -396,6 +501,13 @@ public final class JobQueue: @unchecked Sendable {
     private func endRenamePhase(_ id: String) {
         guard let entry = entries.removeValue(forKey: id) else { return }
         readyIDs.remove(id)
+        for holder in holdsWaitingForJob.removeValue(forKey: id) ?? [] {
+            holds[holder]?.waitingFor.remove(id)
+            if holds[holder]?.waitingFor.isEmpty == true { grant(holder) }
+        }
+        for holder in entry.blockedBy {
+            holds[holder]?.blocking.removeAll { $0 == id }
+        }
         for key in entry.keys {
             lines.remove(id, at: key)
         }
@@ -476,6 +588,13 @@ public final class JobQueue: @unchecked Sendable {
     /// nil means "the rename did not happen: attempt it".
     private func reconcile(_ context: RunContext) async -> RunResult? {
         let job = context.job
+        switch job.kind {
+        case .rename: break
+        // Setting the same `asset_folder`/`display_name` twice is harmless: attempt it again.
+        case .assetUpdate: return nil
+        case .folderRename: return await reconcileFolder(context)
+        case .batch: return .failed(.init(code: "internal", message: "a batch makes no call of its own"))
+        }
         let targetType = job.toType ?? job.type
         let target = await cloudinary.lookup(publicID: job.toPublicID, resourceType: job.resourceType, type: targetType, cloud: context.cloud)
         let source = await cloudinary.lookup(publicID: job.fromPublicID, resourceType: job.resourceType, type: job.type, cloud: context.cloud)
@@ -495,6 +614,49 @@ public final class JobQueue: @unchecked Sendable {
             // Lookups repeat with capped backoff until the Admin API answers.
             logger.notice("reconciliation lookup unavailable", metadata: ["job_id": "\(job.id)", "reason": "\(reason)"])
             return .retry(delay: retry.delay(afterAttempts: context.reconciliations, retryAfter: nil), pauseCloud: false, next: .reconcile)
+        }
+    }
+
+    /// A dynamic-mode folder rename whose outcome is unknown: done if the target folder exists and
+    /// the source does not.
+    private func reconcileFolder(_ context: RunContext) async -> RunResult? {
+        let job = context.job
+        let target = await cloudinary.folderExists(job.toPublicID, cloud: context.cloud)
+        let source = await cloudinary.folderExists(job.fromPublicID, cloud: context.cloud)
+        switch (source, target) {
+        case (.notFound, .found):
+            logger.info("reconciled: folder rename had been applied", metadata: ["job_id": "\(job.id)"])
+            return .renamed(.init(publicID: job.toPublicID, version: nil, secureURL: nil))
+        case (.found, _):
+            return nil
+        case (.notFound, .notFound):
+            return .failed(
+                .init(code: "cloudinary_not_found", message: "neither folder \(job.fromPublicID) nor \(job.toPublicID) exists", cloudinaryStatus: 404)
+            )
+        case (.unavailable(let reason), _), (_, .unavailable(let reason)):
+            logger.notice("reconciliation lookup unavailable", metadata: ["job_id": "\(job.id)", "reason": "\(reason)"])
+            return .retry(delay: retry.delay(afterAttempts: context.reconciliations, retryAfter: nil), pauseCloud: false, next: .reconcile)
+        }
+    }
+
+    /// The job's own call: the Upload API rename, or the Admin API update or folder rename.
+    private func call(_ job: RenameJob, cloud: RenamerConfiguration.Cloud) async -> RenameOutcome {
+        switch job.kind {
+        case .rename:
+            return await cloudinary.rename(RenameCall(job: job, notificationURL: notificationURL(for: job)), cloud: cloud)
+        case .assetUpdate:
+            let update = job.update ?? .init(assetFolder: nil, displayName: nil)
+            return await cloudinary.updateAsset(
+                publicID: job.fromPublicID,
+                resourceType: job.resourceType,
+                type: job.type,
+                update: update,
+                cloud: cloud
+            )
+        case .folderRename:
+            return await cloudinary.renameFolder(from: job.fromPublicID, to: job.toPublicID, cloud: cloud)
+        case .batch:
+            return .rejected(status: 400, message: "a batch makes no call of its own", retryAfter: nil)
         }
     }
 
@@ -518,9 +680,8 @@ public final class JobQueue: @unchecked Sendable {
             logger.error("journal unavailable; rename postponed", metadata: ["job_id": "\(job.id)"])
             return (.retry(delay: retry.delay(afterAttempts: attempts, retryAfter: nil), pauseCloud: false, next: .attempt), .notSent)
         }
-        let call = RenameCall(job: job, notificationURL: notificationURL(for: job))
         let started = ContinuousClock.now
-        let outcome = await cloudinary.rename(call, cloud: context.cloud)
+        let outcome = await call(job, cloud: context.cloud)
         Timer(label: "renamer_cloudinary_request_duration_seconds", factory: metrics).recordNanoseconds(
             (ContinuousClock.now - started).nanoseconds
         )
@@ -528,15 +689,24 @@ public final class JobQueue: @unchecked Sendable {
         switch outcome {
         case .renamed(let result):
             return (.renamed(result), .success)
+        case .rejected(420, _, let retryAfter) where job.kind.usesAdminAPI:
+            // The account's Admin API budget is spent (SPEC §11): Admin work waits for its reset
+            // without using up the job's attempts; Upload API renames go on.
+            _ = try? store.transition(job.id, now: clock.now()) { $0.withdrawAttempt() }
+            let wait = cloudinary.adminBudget?.wait(cloud: context.cloud.name, limit: context.cloud.adminAPIMaxRequestsPerHour)
+            return (.retry(delay: max(wait ?? retryAfter ?? AdminBudget.defaultPauseSeconds, 0.05), pauseCloud: false, next: .attempt), .rateLimited)
         case .rejected(let status, let message, let retryAfter) where RetryPolicy.isTransient(status: status):
             let kind: CallOutcome = RetryPolicy.pausesCloud(status: status) ? .rateLimited : .transientError
             if exhausted {
                 return (.failed(.init(code: "cloudinary_unavailable", message: message, cloudinaryStatus: status)), kind)
             }
             let delay = retry.delay(afterAttempts: attempts, retryAfter: retryAfter)
-            return (.retry(delay: delay, pauseCloud: RetryPolicy.pausesCloud(status: status), next: .attempt), kind)
+            // A spent Admin API budget holds back Admin API work only (the budget itself gates
+            // the cloud's other Admin calls); Upload API renames go on (SPEC §11).
+            let pauses = RetryPolicy.pausesCloud(status: status) && !job.kind.usesAdminAPI
+            return (.retry(delay: delay, pauseCloud: pauses, next: .attempt), kind)
         case .rejected(let status, let message, _):
-            if context.hadUnknownOutcome {
+            if context.hadUnknownOutcome && job.kind != .assetUpdate {
                 // An earlier call may have renamed it after all (e.g. 404: the source is gone).
                 return (.retry(delay: 0, pauseCloud: false, next: .reconcile), .finalError)
             }

@@ -33,8 +33,15 @@ public protocol JobStorage: Sendable {
     func job(_ id: String) async throws(StorageError) -> RenameJob?
     /// The job an `Idempotency-Key` of `client` names, and the body it was accepted with.
     func idempotencyKey(client: String, key: String) async throws(StorageError) -> (jobID: String, body: JSONValue)?
-    /// A page of `client`'s jobs, newest first; nil when `after` is not one of the client's jobs.
-    func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage?
+    /// A page of `client`'s jobs in `collection` (``RenameJob/collection``), newest first; nil when
+    /// `after` is not one of the client's jobs.
+    func list(client: String, collection: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage?
+    /// A page of the items of the folder rename or batch `parent`, in acceptance order (a batch's
+    /// list order), after the item `after`; nil when `after` is not one of its items.
+    func items(parent: String, limit: Int, after: String?) async throws(StorageError) -> JobPage?
+    /// How many items of `parent` are in each status (a folder rename or batch resumed after a
+    /// restart counts its items again).
+    func itemCounts(parent: String) async throws(StorageError) -> [JobStatus: Int]
     /// Callbacks due at `now` that wait for delivery: per origin (up to `maxOrigins` of them) the
     /// jobs of the `perOrigin` earliest, earliest first.
     func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, jobs: [RenameJob])]
@@ -48,7 +55,8 @@ public protocol JobStorage: Sendable {
     /// What a restart resumes: every job whose rename is not final, in acceptance order, the next
     /// sequence number, and the notification entries that have not expired.
     func startupState(now: Date) async throws(StorageError) -> StartupState
-    /// Deletes jobs that finished (callback delivery over) before `cutoff`, with their keys, and
+    /// Deletes jobs that finished (callback delivery over) before `cutoff`, with their keys and
+    /// items (an item goes with its folder rename or batch, never before it), and
     /// notification entries that expired before `now`. Returns how many jobs went.
     func purge(finishedBefore cutoff: Date, now: Date) async throws(StorageError) -> Int
     /// Waits for every recorded write and releases the storage.
@@ -97,7 +105,18 @@ public struct StorageError: Error, CustomStringConvertible {
     }
 }
 
+extension JobStorage {
+    /// A page of `client`'s renames (items of folder renames and batches excluded).
+    public func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+        try await list(client: client, collection: JobKind.rename.rawValue, status: status, limit: limit, after: after)
+    }
+}
+
 extension RenameJob {
+    /// Which list the job appears in: its kind (`rename`, `asset_update`, …), or `item` for the
+    /// renames of a folder rename or batch, which are listed through their parent only.
+    public var collection: String { parent == nil ? kind.rawValue : "item" }
+
     /// The origin the job's pending callback goes to, when an attempt is pending (the outbox key).
     public var pendingCallbackOrigin: String? {
         guard callbackEvent?.nextAttemptAt != nil, let url = callback.url else { return nil }

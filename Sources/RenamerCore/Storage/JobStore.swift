@@ -148,6 +148,31 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// Stores new jobs together (a batch and its items, in list order), unless they do not all fit
+    /// in `capacity`; the key names the first.
+    ///
+    /// - Returns: false when the queue is full (the reservation, if any, is released).
+    public func insert(_ jobs: [RenameJob], idempotencyKey: String?, body: JSONValue, capacity: Int) -> Bool {
+        guard let first = jobs.first else { return false }
+        return state.withLock { state in
+            guard state.unfinishedRenames + state.othersUnfinished + jobs.count <= capacity else {
+                if let key = idempotencyKey { state.accepting.remove(IdempotencyKey(client: first.client, key: key)) }
+                return false
+            }
+            for job in jobs {
+                state.unfinishedRenames += 1
+                let sequence = state.nextSequence
+                state.nextSequence += 1
+                state.add(job, sequence: sequence)
+                storage.record(job, sequence: sequence)
+            }
+            if let key = idempotencyKey {
+                storage.recordIdempotencyKey(client: first.client, key: key, jobID: first.id, body: body)
+            }
+            return true
+        }
+    }
+
     /// The job if it is in the working set (no storage read): jobs being renamed or confirmed.
     public func workingJob(_ id: String) -> RenameJob? {
         state.withLock { $0.jobs[id]?.job }
@@ -211,11 +236,17 @@ public final class JobStore: Sendable {
     ///     accepted before it. The cursor is one of the client's own job ids, so it says nothing
     ///     about other clients' jobs.
     /// - Returns: nil when `after` is not a job of `client` (another client's, made up, or purged).
-    public func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+    public func list(
+        client: String,
+        kind: JobKind = .rename,
+        status: JobStatus?,
+        limit: Int,
+        after: String?
+    ) async throws(StorageError) -> JobPage? {
         // Everything recorded before the request is readable once sync returns (a failing journal
         // still lets reads through: they show the last committed state).
         try? await storage.sync()
-        return try await storage.list(client: client, status: status, limit: limit, after: after)
+        return try await storage.list(client: client, collection: kind.rawValue, status: status, limit: limit, after: after)
     }
 
     /// A job that left memory lately (see ``State/recent``), as it was when it left.
@@ -242,7 +273,7 @@ public final class JobStore: Sendable {
         state.withLock { state in
             for id in ids {
                 guard let slot = state.jobs[id] else { continue }
-                if slot.job.status == .queued || slot.job.status == .renaming { state.unfinishedRenames -= 1 }
+                if slot.job.status.isQueuedWork { state.unfinishedRenames -= 1 }
                 state.drop(id)
             }
             storage.removeJobs(ids)
@@ -254,7 +285,7 @@ public final class JobStore: Sendable {
         state.withLock { state in
             for (job, sequence) in startup.unfinished {
                 state.add(job, sequence: sequence)
-                if job.status == .queued || job.status == .renaming { state.unfinishedRenames += 1 }
+                if job.status.isQueuedWork { state.unfinishedRenames += 1 }
             }
             state.nextSequence = max(state.nextSequence, startup.nextSequence)
         }
@@ -275,7 +306,7 @@ public final class JobStore: Sendable {
     /// When the oldest job whose rename is not final yet was accepted (scanned: for metrics scrapes).
     public var oldestUnfinishedRenameCreatedAt: Date? {
         state.withLock { state in
-            state.jobs.values.lazy.map(\.job).filter { $0.status == .queued || $0.status == .renaming }.map(\.createdAt).min()
+            state.jobs.values.lazy.map(\.job).filter { $0.status.isQueuedWork }.map(\.createdAt).min()
         }
     }
 
@@ -320,8 +351,8 @@ extension JobStore.State {
         var job = job
         let old = slot.job
         if job.status != old.status {
-            let wasUnfinished = old.status == .queued || old.status == .renaming
-            let isUnfinished = job.status == .queued || job.status == .renaming
+            let wasUnfinished = old.status.isQueuedWork
+            let isUnfinished = job.status.isQueuedWork
             if wasUnfinished && !isUnfinished { unfinishedRenames -= 1 }
         }
         if job != old || slot.sequence == 0 {

@@ -25,6 +25,8 @@ public final class MemoryStorage: JobStorage {
         var jobs: [String: Slot] = [:]
         /// Per client: (sequence, id), ascending.
         var byClient: [String: [(sequence: Int, id: String)]] = [:]
+        /// Per folder rename or batch: its items' ids, in acceptance order.
+        var byParent: [String: [String]] = [:]
         var keys: [Key: (jobID: String, body: JSONValue)] = [:]
         var keyOf: [String: Key] = [:]
         /// Per origin: job id → when its callback is due.
@@ -50,6 +52,7 @@ public final class MemoryStorage: JobStorage {
             } else {
                 state.jobs[job.id] = Slot(job, sequence: sequence)
                 state.byClient[job.client, default: []].append((sequence, job.id))
+                if let parent = job.parent { state.byParent[parent, default: []].append(job.id) }
             }
             if let origin = job.pendingCallbackOrigin, let due = job.callbackEvent?.nextAttemptAt {
                 state.outbox[origin, default: [:]][job.id] = due
@@ -89,7 +92,7 @@ public final class MemoryStorage: JobStorage {
         state.withLock { $0.keys[Key(client: client, key: key)] }
     }
 
-    public func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+    public func list(client: String, collection: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
         state.withLock { state in
             let entries = state.byClient[client] ?? []
             // First index with sequence >= the cursor's: everything left of it is older.
@@ -108,7 +111,7 @@ public final class MemoryStorage: JobStorage {
             var index = end - 1
             var next: String?
             while index >= 0 {
-                if let job = state.jobs[entries[index].id]?.job, status == nil || job.status == status {
+                if let job = state.jobs[entries[index].id]?.job, status == nil || job.status == status, job.collection == collection {
                     // One match past a full page: another page exists.
                     if page.count == limit {
                         next = page.last?.id
@@ -159,11 +162,38 @@ public final class MemoryStorage: JobStorage {
         }
     }
 
+    public func items(parent: String, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
+        state.withLock { state in
+            let ids = state.byParent[parent] ?? []
+            var start = 0
+            if let after {
+                guard let index = ids.firstIndex(of: after) else { return nil }
+                start = index + 1
+            }
+            let page = ids[start...].prefix(limit + 1).compactMap { state.jobs[$0]?.job }
+            let jobs = Array(page.prefix(limit))
+            return JobPage(jobs: jobs, next: page.count > limit ? jobs.last?.id : nil)
+        }
+    }
+
+    public func itemCounts(parent: String) async throws(StorageError) -> [JobStatus: Int] {
+        state.withLock { state in
+            var counts: [JobStatus: Int] = [:]
+            for id in state.byParent[parent] ?? [] {
+                if let job = state.jobs[id]?.job { counts[job.status, default: 0] += 1 }
+            }
+            return counts
+        }
+    }
+
     public func purge(finishedBefore cutoff: Date, now: Date) async throws(StorageError) -> Int {
         state.withLock { state in
-            let expired = state.jobs.values.filter { slot in
-                slot.job.isSettled && (slot.job.completedAt ?? slot.job.updatedAt) < cutoff
+            var expired = state.jobs.values.filter { slot in
+                slot.job.parent == nil && slot.job.isSettled && (slot.job.completedAt ?? slot.job.updatedAt) < cutoff
             }.map(\.job.id)
+            for id in expired where JobKind(id: id).hasItems {
+                expired += state.byParent.removeValue(forKey: id) ?? []
+            }
             state.remove(expired)
             state.notifications = state.notifications.filter { $0.value > now }
             return expired.count

@@ -1,4 +1,5 @@
 import Foundation
+import RenamerConfig
 
 /// Reads a stored job through ``JSONValue`` instead of `JSONDecoder`: a list page decodes 20–100
 /// rows, and Foundation's generic decoding (metadata lookups, a date formatter per timestamp) cost
@@ -25,6 +26,14 @@ extension StoredJob {
         var job = try RenameJob(api: api)
         job.client = fields["client"]?.stringValue ?? ""
         job.notifiedAt = fields["notifiedAt"].flatMap(Self.seconds)
+        job.parent = fields["parent"]?.stringValue
+        if case .array(let counts)? = fields["counts"], counts.count == 4 {
+            let values = counts.map { $0.intValue ?? 0 }
+            job.group?.counts = .init(items: values[0], renamed: values[1], failed: values[2], skipped: values[3])
+        }
+        if let pair = fields["listingPair"]?.intValue {
+            job.group?.listing = .init(pair: pair, cursor: fields["listingCursor"]?.stringValue)
+        }
         if let id = fields["eventID"]?.stringValue, let encoded = fields["eventBody"]?.stringValue, let body = Data(base64Encoded: encoded) {
             job.callbackEvent = .init(id: id, body: Array(body), nextAttemptAt: fields["nextAttemptAt"].flatMap(Self.seconds))
         }
@@ -54,11 +63,18 @@ extension RenameJob {
             if case .bool(let value)? = api[key] { return value }
             return false
         }
+        let kind = JobKind(id: try string("id"))
         let invalidation = api["invalidation"]
         let callback = api["callback"]
         let result: RenameResult? =
             if case .object(let fields)? = api["result"], let publicID = fields["public_id"]?.stringValue {
-                RenameResult(publicID: publicID, version: fields["version"]?.intValue, secureURL: fields["secure_url"]?.stringValue)
+                RenameResult(
+                    publicID: publicID,
+                    version: fields["version"]?.intValue,
+                    secureURL: fields["secure_url"]?.stringValue,
+                    assetFolder: fields["asset_folder"]?.stringValue,
+                    displayName: fields["display_name"]?.stringValue
+                )
             } else {
                 nil
             }
@@ -68,19 +84,29 @@ extension RenameJob {
             } else {
                 nil
             }
-        guard let invalidationStatus = invalidation?["status"]?.stringValue.flatMap(Invalidation.Status.init(rawValue:)),
+        let invalidationStatus: Invalidation.Status? =
+            kind == .rename ? invalidation?["status"]?.stringValue.flatMap(Invalidation.Status.init(rawValue:)) : .notRequested
+        guard let invalidationStatus,
             let callbackStatus = callback?["status"]?.stringValue.flatMap(Callback.Status.init(rawValue:)),
             let createdAt = date(try string("created_at")), let updatedAt = date(try string("updated_at"))
         else { throw StoredJob.Corrupt(description: "a stored job has a bad invalidation, callback or timestamp") }
+        let (from, to): (String, String) =
+            switch kind {
+            case .rename: (try string("from_public_id"), try string("to_public_id"))
+            case .assetUpdate: (try string("public_id"), try string("public_id"))
+            case .folderRename: (try string("from_folder"), try string("to_folder"))
+            case .batch: ("", "")
+            }
+        let hasAsset = kind == .rename || kind == .assetUpdate
         self.init(
             id: try string("id"),
             client: "",
             status: try value("status", JobStatus.self),
             cloud: try string("cloud"),
-            fromPublicID: try string("from_public_id"),
-            toPublicID: try string("to_public_id"),
-            resourceType: try value("resource_type", ResourceType.self),
-            type: try value("type", DeliveryType.self),
+            fromPublicID: from,
+            toPublicID: to,
+            resourceType: hasAsset ? try value("resource_type", ResourceType.self) : .image,
+            type: hasAsset ? try value("type", DeliveryType.self) : .upload,
             toType: optionalString("to_type").flatMap(DeliveryType.init(rawValue:)),
             overwrite: bool("overwrite"),
             invalidate: bool("invalidate"),
@@ -103,5 +129,35 @@ extension RenameJob {
                 lastStatus: callback?["last_status"]?.intValue
             )
         )
+        switch kind {
+        case .rename: break
+        case .assetUpdate:
+            update = AssetUpdate(assetFolder: optionalString("asset_folder"), displayName: optionalString("display_name"))
+        case .folderRename, .batch:
+            var types: [ResourceType] = []
+            if case .array(let values)? = api["resource_types"] {
+                types = values.compactMap { $0.stringValue.flatMap(ResourceType.init(rawValue:)) }
+            }
+            group = Group(
+                folderMode: optionalString("folder_mode").flatMap(RenamerConfiguration.FolderMode.init(rawValue:)),
+                resourceTypes: types,
+                dryRun: bool("dry_run")
+            )
+            if case .object(let plan)? = api["result"], case .array(let targets)? = plan["existing_targets"],
+                case .array(let sample)? = plan["sample"]
+            {
+                group?.plan = Group.Plan(
+                    items: plan["items"]?.intValue ?? 0,
+                    existingTargets: targets.compactMap(\.stringValue),
+                    sample: sample.compactMap { item in
+                        guard let from = item["from_public_id"]?.stringValue, let to = item["to_public_id"]?.stringValue,
+                            let resourceType = item["resource_type"]?.stringValue.flatMap(ResourceType.init(rawValue:)),
+                            let type = item["type"]?.stringValue.flatMap(DeliveryType.init(rawValue:))
+                        else { return nil }
+                        return .init(from: from, to: to, resourceType: resourceType, type: type)
+                    }
+                )
+            }
+        }
     }
 }

@@ -37,6 +37,15 @@ extension StoredJob: JSONWritable {
                 json.key("nextAttemptAt")
                 json.seconds(nextAttemptAt)
             }
+            if let parent = job.parent { json.field("parent", parent) }
+            if let listing = job.group?.listing {
+                json.field("listingPair", listing.pair)
+                if let cursor = listing.cursor { json.field("listingCursor", cursor) }
+            }
+            if let counts = job.group?.counts {
+                json.key("counts")
+                json.array([counts.items, counts.renamed, counts.failed, counts.skipped]) { value, json in json.int(value) }
+            }
         }
     }
 }

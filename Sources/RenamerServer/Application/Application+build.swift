@@ -96,7 +96,7 @@ public func buildRouter(_ components: RenamerComponents) -> Router<RenamerReques
         clock: components.clock
     )
     .register(on: router)
-    RenameRoutes(components).register(on: router)
+    for kind in JobKind.allCases { JobRoutes(kind, components).register(on: router) }
     NotificationRoutes(components).register(on: router)
     router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))
     return router

@@ -51,6 +51,18 @@ extension MetricFamily {
     public static let all: [MetricFamily] = [
         MetricFamily("renamer_renames_accepted_total", .counter, "Renames answered 202, not counting idempotent replays."),
         MetricFamily(
+            "renamer_jobs_accepted_total",
+            .counter,
+            "Jobs answered 202 by kind (renames, asset updates, folder renames, batches), not counting idempotent replays.",
+            labels: ["kind": JobKind.allCases.map(\.rawValue)]
+        ),
+        MetricFamily(
+            "renamer_items_finished_total",
+            .counter,
+            "Items of folder renames and batches that reached a final status (cancelled: skipped).",
+            labels: ["status": [JobStatus.completed, .failed, .cancelled].map(\.rawValue)]
+        ),
+        MetricFamily(
             "renamer_renames_rejected_total",
             .counter,
             "Renames refused, by reason.",

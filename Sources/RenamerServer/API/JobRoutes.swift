@@ -7,10 +7,14 @@ import RenamerConfig
 import RenamerCore
 import RenamerCrypto
 
-/// The caller API under `/v1/renames` (SPEC §2): translates HTTP into calls on ``JobLifecycle``.
+/// The caller API of one kind of job (SPEC §2, §11) under its own path (`/v1/renames`,
+/// `/v1/asset-updates`, `/v1/folder-renames`): translates HTTP into calls on ``JobLifecycle``.
+/// Every kind has the same auth, problems, `Idempotency-Key`, `202` + `Location`, GET, DELETE and
+/// list; only the body (``JobRequests``) differs.
 ///
 /// Checks run in the order SPEC §10 fixes: 401 → 415 → 413 → 400 → 422 → 403 → 409/429.
-struct RenameRoutes: Sendable {
+struct JobRoutes: Sendable {
+    let kind: JobKind
     let configuration: RenamerConfiguration
     let lifecycle: JobLifecycle
     let readiness: Readiness
@@ -21,7 +25,8 @@ struct RenameRoutes: Sendable {
     let rateLimiter: RateLimiter
     let clock: any RenamerClock
 
-    init(_ components: RenamerComponents) {
+    init(_ kind: JobKind, _ components: RenamerComponents) {
+        self.kind = kind
         configuration = components.configuration
         lifecycle = components.lifecycle
         readiness = components.readiness
@@ -33,11 +38,14 @@ struct RenameRoutes: Sendable {
     }
 
     func register(on router: Router<RenamerRequestContext>) {
-        let group = router.group("v1/renames")
+        let group = router.group(RouterPath(String(kind.path.dropFirst())))
         group.post { request, context in await respond { try await submit(request, context) } }
         group.get { request, _ in await respond { try await list(request) } }
         group.get(":id") { request, context in await respond { try await show(request, context) } }
         group.delete(":id") { request, context in await respond { try await cancel(request, context) } }
+        if kind.hasItems {
+            group.get(":id/items") { request, context in await respond { try await items(request, context) } }
+        }
     }
 
     /// Turns a thrown ``Problem`` into its response and counts rejections.
@@ -98,23 +106,31 @@ struct RenameRoutes: Sendable {
         guard case .object(let object) = body else {
             throw reject("malformed", Problem(.badRequest, "malformed-json", "body must be a JSON object"))
         }
-        let order: RenameOrder
-        switch RenameRequest.parse(object) {
+        let order: JobRequests.Order
+        switch JobRequests.parse(kind, object, configuration: configuration) {
         case .valid(let parsed): order = parsed
         case .invalid(let errors):
-            throw reject("invalid", Problem(.unprocessableContent, "validation", "the rename has invalid fields", errors: errors))
+            throw reject("invalid", Problem(.unprocessableContent, "validation", "the \(kind.noun) has invalid fields", errors: errors))
         }
         let cloud = try authorize(order, client: client)
-        let acceptance = await lifecycle.accept(order, client: client.name, idempotencyKey: idempotencyKey, body: body) {
-            rateLimiter.admit(client.name)
-        }
+        let acceptance = await lifecycle.accept(
+            client: client.name,
+            idempotencyKey: idempotencyKey,
+            body: body,
+            admit: { rateLimiter.admit(client.name) },
+            make: { now in order.make(client.name, now) }
+        )
         switch acceptance {
         case .accepted(let job):
             acceptedCounter.increment()
-            context.logger.info("rename accepted", metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"])
-            return jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)"])
+            metrics.counter("renamer_jobs_accepted_total", [("kind", kind.rawValue)]).increment()
+            context.logger.info(
+                "\(kind.noun) accepted",
+                metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"]
+            )
+            return jobResponse(job, status: .accepted, headers: [.location: "\(kind.path)/\(job.id)"])
         case .replayed(let job):
-            return jobResponse(job, status: .accepted, headers: [.location: "/v1/renames/\(job.id)", .idempotentReplayed: "true"])
+            return jobResponse(job, status: .accepted, headers: [.location: "\(kind.path)/\(job.id)", .idempotentReplayed: "true"])
         case .idempotencyMismatch:
             throw reject(
                 "idempotency_mismatch",
@@ -136,19 +152,21 @@ struct RenameRoutes: Sendable {
     }
 
     /// Scope checks (403): cloud, public-ID prefixes, callback URL prefixes. Returns the cloud name.
-    private func authorize(_ rename: RenameOrder, client: RenamerConfiguration.Client) throws -> String {
+    private func authorize(_ order: JobRequests.Order, client: RenamerConfiguration.Client) throws -> String {
         var errors: [Problem.FieldError] = []
-        let cloud = rename.cloud ?? configuration.defaultCloud
+        let cloud = order.cloud ?? configuration.defaultCloud
         if configuration.clouds[cloud] == nil || !client.clouds.contains(cloud) {
             errors.append(.init(field: "cloud", message: "this client may not use cloud \(cloud)"))
         }
+        for (field, itemCloud) in order.itemClouds where configuration.clouds[itemCloud] == nil || !client.clouds.contains(itemCloud) {
+            errors.append(.init(field: field, message: "this client may not use cloud \(itemCloud)"))
+        }
         if !client.publicIDPrefixes.isEmpty {
-            for (field, id) in [("from_public_id", rename.fromPublicID), ("to_public_id", rename.toPublicID)]
-            where !client.publicIDPrefixes.contains(where: { id.hasPrefix($0) }) {
+            for (field, id) in order.scoped where !client.publicIDPrefixes.contains(where: { id.hasPrefix($0) }) {
                 errors.append(.init(field: field, message: "outside this client's public ID prefixes"))
             }
         }
-        if let url = rename.callbackURL, !CallbackURL.allowed(url, for: client) {
+        if let url = order.callbackURL, !CallbackURL.allowed(url, for: client) {
             errors.append(.init(field: "callback_url", message: "outside this client's callback URL prefixes"))
         }
         guard errors.isEmpty else {
@@ -161,7 +179,8 @@ struct RenameRoutes: Sendable {
 
     private func show(_ request: Request, _ context: RenamerRequestContext) async throws -> Response {
         let client = try authenticate(request)
-        guard let id = context.parameters.get("id"), let job = try await lifecycle.store.job(id, client: client.name) else {
+        guard let id = context.parameters.get("id"), JobKind(id: id) == kind, let job = try await lifecycle.store.job(id, client: client.name)
+        else {
             throw Problem.notFound()
         }
         return jobResponse(job, status: .ok)
@@ -169,10 +188,14 @@ struct RenameRoutes: Sendable {
 
     private func cancel(_ request: Request, _ context: RenamerRequestContext) async throws -> Response {
         let client = try authenticate(request)
-        guard let id = context.parameters.get("id"), let job = try await lifecycle.cancel(id, client: client.name) else {
+        guard let id = context.parameters.get("id"), JobKind(id: id) == kind, let job = try await lifecycle.cancel(id, client: client.name)
+        else {
             throw Problem.notFound()
         }
-        guard job.status == .cancelled else {
+        // A running folder rename or batch stops: items not started are cancelled, the job ends
+        // once its started items have (SPEC §11).
+        let stopping = kind.hasItems && !job.status.isFinal
+        guard job.status == .cancelled || stopping else {
             throw Problem(.conflict, "already-started", "the job already called Cloudinary (status \(job.status.rawValue))")
         }
         return jobResponse(job, status: .ok)
@@ -198,11 +221,11 @@ struct RenameRoutes: Sendable {
         }
         var after: String?
         if let text = query["cursor"].map(String.init), !text.isEmpty {
-            after = Self.decodeCursor(text)
+            after = Self.decodeCursor(text, kind: kind)
             if after == nil { errors.append(Self.notACursor) }
         }
         guard errors.isEmpty else { throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: errors) }
-        guard let page = try await lifecycle.store.list(client: client.name, status: status, limit: limit, after: after) else {
+        guard let page = try await lifecycle.store.list(client: client.name, kind: kind, status: status, limit: limit, after: after) else {
             throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: [Self.notACursor])
         }
         let body = JobPage(items: page.jobs, nextCursor: page.next.map(Self.encodeCursor))
@@ -211,6 +234,78 @@ struct RenameRoutes: Sendable {
             headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.encode(body)))
         )
+    }
+
+    /// `GET …/{id}/items?cursor=`: the items of a folder rename or batch, in acceptance order, with
+    /// their delivery URLs before and after (SPEC §11).
+    private func items(_ request: Request, _ context: RenamerRequestContext) async throws -> Response {
+        let client = try authenticate(request)
+        guard let id = context.parameters.get("id"), JobKind(id: id) == kind, let parent = try await lifecycle.store.job(id, client: client.name)
+        else {
+            throw Problem.notFound()
+        }
+        let query = request.uri.queryParameters
+        var errors: [Problem.FieldError] = []
+        var limit = 100
+        if let text = query["limit"].map(String.init) {
+            if let value = Int(text), (1...1000).contains(value) {
+                limit = value
+            } else {
+                errors.append(.init(field: "limit", message: "must be an integer from 1 to 1000"))
+            }
+        }
+        var after: String?
+        if let text = query["cursor"].map(String.init), !text.isEmpty {
+            after = Self.decodeCursor(text, kind: .rename)
+            if after == nil { errors.append(Self.notACursor) }
+        }
+        guard errors.isEmpty else { throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: errors) }
+        try? await lifecycle.store.storage.sync()
+        guard let page = try await lifecycle.store.storage.items(parent: parent.id, limit: limit, after: after) else {
+            throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: [Self.notACursor])
+        }
+        let base = configuration.clouds[parent.cloud]?.deliveryBaseURL ?? ""
+        // An item still in memory is newer than what storage last committed.
+        let items = page.jobs.map { ItemEntry(job: lifecycle.store.workingJob($0.id) ?? $0, deliveryBaseURL: base) }
+        let body = ItemPage(items: items, nextCursor: page.next.map(Self.encodeCursor))
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.encode(body))))
+    }
+
+    /// One item: what was renamed to what, how it ended, and its delivery URLs before and after:
+    /// the map a caller needs to update stored references or set up redirects.
+    struct ItemEntry: JSONWritable {
+        var job: RenameJob
+        var deliveryBaseURL: String
+
+        func write(to json: inout JSONWriter) {
+            json.object { json in
+                json.field("id", job.id)
+                json.field("from_public_id", job.fromPublicID)
+                json.field("to_public_id", job.toPublicID)
+                json.field("resource_type", job.resourceType)
+                json.field("status", job.status)
+                json.field("error", job.error)
+                json.field("old_url", url(job.type, job.fromPublicID))
+                json.field("new_url", url(job.toType ?? job.type, job.toPublicID))
+            }
+        }
+
+        func url(_ type: DeliveryType, _ publicID: String) -> String {
+            "\(deliveryBaseURL)/\(job.resourceType.rawValue)/\(type.rawValue)/\(PercentEncoding.pathSegments(publicID))"
+        }
+    }
+
+    struct ItemPage: JSONWritable {
+        var items: [ItemEntry]
+        var nextCursor: String?
+
+        func write(to json: inout JSONWriter) {
+            json.object { json in
+                json.key("items")
+                json.array(items)
+                json.field("next_cursor", nextCursor)
+            }
+        }
     }
 
     struct JobPage: JSONWritable {
@@ -300,11 +395,11 @@ struct RenameRoutes: Sendable {
     }
 
     /// The job id in a cursor, if it is one of ours in form (whose job it is, the store decides).
-    static func decodeCursor(_ cursor: String) -> String? {
+    static func decodeCursor(_ cursor: String, kind: JobKind = .rename) -> String? {
         guard cursor.utf8.count <= 64, cursor.utf8.allSatisfy({ $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "/") }) else { return nil }
         var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let id = String(data: data, encoding: .utf8), id.hasPrefix("rn_"),
+        guard let data = Data(base64Encoded: base64), let id = String(data: data, encoding: .utf8), id.hasPrefix(kind.idPrefix),
             id.utf8.count == 27, Hex.isLowercaseHex(id.dropFirst(3))
         else { return nil }
         return id

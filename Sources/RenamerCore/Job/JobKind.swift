@@ -1,0 +1,82 @@
+/// What a job does (SPEC §2, §11). The kind is fixed by the job id's prefix, so storage, cursors
+/// and logs need no extra field to tell kinds apart.
+///
+/// Every kind is a ``RenameJob``: one state machine, one storage row, one callback outbox.
+/// `fromPublicID`/`toPublicID` hold the job's source and target (the public ID twice for an asset
+/// update, the folders for a folder rename); kind-specific fields live in ``RenameJob/update`` and
+/// ``RenameJob/group``.
+public enum JobKind: String, Sendable, CaseIterable {
+    case rename
+    case assetUpdate = "asset_update"
+    case folderRename = "folder_rename"
+    case batch
+
+    /// The kind of job `id`; ids without a known prefix are renames (older journals).
+    public init(id: String) {
+        let utf8 = id.utf8
+        guard utf8.count > 3 else {
+            self = .rename
+            return
+        }
+        switch id.prefix(3) {
+        case "au_": self = .assetUpdate
+        case "fr_": self = .folderRename
+        case "bt_": self = .batch
+        default: self = .rename
+        }
+    }
+
+    public var idPrefix: String {
+        switch self {
+        case .rename: "rn_"
+        case .assetUpdate: "au_"
+        case .folderRename: "fr_"
+        case .batch: "bt_"
+        }
+    }
+
+    /// The collection the job is read from: `/v1/renames`, `/v1/asset-updates`, …
+    public var path: String {
+        switch self {
+        case .rename: "/v1/renames"
+        case .assetUpdate: "/v1/asset-updates"
+        case .folderRename: "/v1/folder-renames"
+        case .batch: "/v1/batches"
+        }
+    }
+
+    /// The callback event type's prefix: `rename.completed`, `asset_update.failed`, …
+    public var eventPrefix: String { rawValue }
+
+    /// Whether the job's own calls go to the Admin API (rate-limited per account, SPEC §11).
+    public var usesAdminAPI: Bool { self == .assetUpdate || self == .folderRename }
+
+    /// Whether the job runs items (child renames) and reports their counts.
+    public var hasItems: Bool { self == .folderRename || self == .batch }
+}
+
+extension RenameJob {
+    /// The names the job holds while it calls Cloudinary, so that jobs sharing one run one at a
+    /// time in acceptance order (SPEC §3): its public IDs (one when they are equal). A folder
+    /// rename holds its folders, under names no public ID can have (`?` is not allowed in one).
+    public var heldNames: (from: String, to: String?) {
+        switch kind {
+        case .rename, .assetUpdate:
+            (fromPublicID, toPublicID == fromPublicID ? nil : toPublicID)
+        case .folderRename, .batch:
+            ("?folder/" + fromPublicID, "?folder/" + toPublicID)
+        }
+    }
+}
+
+extension JobKind {
+    /// How logs and problems name the kind: "rename", "asset update", …
+    public var noun: String {
+        switch self {
+        case .rename: "rename"
+        case .assetUpdate: "asset update"
+        case .folderRename: "folder rename"
+        case .batch: "batch"
+        }
+    }
+}
