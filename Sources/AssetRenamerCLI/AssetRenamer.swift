@@ -5,6 +5,6 @@ struct AssetRenamer: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "asset-renamer",
         abstract: "Renames Cloudinary assets for other services, confirms CDN invalidation, and calls back.",
-        subcommands: [Demo.self, Serve.self, CheckConfig.self, HashToken.self, Rename.self]
+        subcommands: [Demo.self, Serve.self, CheckConfig.self, HashToken.self, Rename.self, Move.self, FolderRename.self, Batch.self]
     )
 }

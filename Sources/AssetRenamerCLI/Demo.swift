@@ -17,7 +17,8 @@ struct Demo: AsyncParsableCommand {
         discussion: """
             Seeds an asset in the Cloudinary emulator, renames it with invalidation through the daemon (in-memory \
             journal), and prints a timeline: accepted → renamed → notification verified → invalidation confirmed → \
-            callback delivered and its signature verified. Exits 0 on success.
+            callback delivered and its signature verified. Then renames a folder of 60 assets (fixed folders): \
+            listed → renamed → invalidated → one callback. Exits 0 on success.
             """
     )
 
@@ -31,6 +32,7 @@ struct Demo: AsyncParsableCommand {
         var settings = EmulatorSettings()
         settings.invalidationDelaySeconds = invalidationDelay
         settings.notificationRetrySeconds = [0.5, 1, 2]
+        settings.folderMode = .fixed
         let emulator = CloudinaryEmulator(settings: settings, logger: quiet)
         let emulatorRun = try await BackgroundRun.start { emulator.buildApplication(onListening: $0) }
 
@@ -45,7 +47,7 @@ struct Demo: AsyncParsableCommand {
                 "http.host": "127.0.0.1", "http.port": "0", "storage.path": ":memory:", "log.level": "error",
                 "clouds.demo.cloud_name": settings.cloudName, "clouds.demo.api_key": settings.apiKey,
                 "clouds.demo.api_secret": settings.apiSecret, "clouds.demo.upload_prefix": emulatorURL,
-                "clouds.demo.delivery_base_url": "\(emulatorURL)/\(settings.cloudName)",
+                "clouds.demo.delivery_base_url": "\(emulatorURL)/\(settings.cloudName)", "clouds.demo.folder_mode": "fixed",
                 "clients.demo.token_sha256": Digest.sha256Hex(Array(token.utf8)),
                 "clients.demo.callback_url_prefixes": "http://127.0.0.1:\(receiverRun.port)/hooks/",
                 "clients.demo.callback_secrets": secret.encoded,
@@ -58,7 +60,7 @@ struct Demo: AsyncParsableCommand {
             "emulator :\(emulatorRun.port), daemon :\(daemonRun.port), callback receiver :\(receiverRun.port)"
         )
 
-        let succeeded: Bool
+        var succeeded: Bool
         do {
             succeeded = try await walkThrough(
                 emulator: emulator,
@@ -68,6 +70,16 @@ struct Demo: AsyncParsableCommand {
                 token: token,
                 timeline: timeline
             )
+            if succeeded {
+                succeeded = try await folderWalkThrough(
+                    emulator: emulator,
+                    receiver: receiver,
+                    daemonPort: daemonRun.port,
+                    receiverPort: receiverRun.port,
+                    token: token,
+                    timeline: timeline
+                )
+            }
         } catch {
             timeline.step("error", "\(error)")
             succeeded = false
@@ -149,6 +161,81 @@ struct Demo: AsyncParsableCommand {
             if let status = callback?["status"] as? String, status == "failed" || status == "gone" {
                 timeline.step("callback", "delivery \(status)")
                 return false
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        timeline.step("timeout", "gave up after \(Int(timeout)) s")
+        return false
+    }
+
+    /// A folder of 60 assets (fixed folders: the folder is the public IDs' prefix): listed,
+    /// renamed item by item, every old URL invalidated, then one callback for the folder.
+    private func folderWalkThrough(
+        emulator: CloudinaryEmulator,
+        receiver: CallbackReceiver,
+        daemonPort: Int,
+        receiverPort: Int,
+        token: String,
+        timeline: Timeline
+    ) async throws -> Bool {
+        var seeds = (0..<50).map { EmulatorAssetSeed(publicID: "products/spring/look-\($0)") }
+        seeds += (0..<10).map { EmulatorAssetSeed(publicID: "products/spring/clips/c\($0)", resourceType: "video") }
+        emulator.state.seed(seeds)
+        timeline.step("seeded", "folder products/spring: 50 images and 10 videos (fixed folders: the folder is the public IDs' prefix)")
+        let callbacksBefore = receiver.deliveries.count
+        let base = "http://127.0.0.1:\(daemonPort)"
+        var submit = HTTPClientRequest(url: base + "/v1/folder-renames")
+        submit.method = .POST
+        submit.headers.add(name: "Authorization", value: "Bearer \(token)")
+        submit.headers.add(name: "Content-Type", value: "application/json")
+        let body: [String: Any] = [
+            "from_folder": "products/spring", "to_folder": "products/summer", "callback_url": "http://127.0.0.1:\(receiverPort)/hooks/folders",
+        ]
+        submit.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        let (status, accepted) = try await Self.send(submit)
+        guard status == 202, let id = accepted["id"] as? String else {
+            timeline.step("refused", "POST /v1/folder-renames answered \(status)")
+            return false
+        }
+        timeline.step("accepted", "202 \(id): folder products/spring → products/summer")
+        var seen: Set<String> = []
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        while ContinuousClock.now < deadline {
+            var poll = HTTPClientRequest(url: base + "/v1/folder-renames/\(id)")
+            poll.headers.add(name: "Authorization", value: "Bearer \(token)")
+            let (_, job) = try await Self.send(poll)
+            let result = job["result"] as? [String: Any] ?? [:]
+            let items = result["items"] as? Int ?? 0
+            let renamed = result["renamed"] as? Int ?? 0
+            let listCalls = emulator.state.requests.filter { $0.operation == "list" }.count
+            if job["status"] as? String != "listing", items > 0, seen.insert("listed").inserted {
+                timeline.step("listed", "\(items) assets under products/spring/ in \(listCalls) Admin API listing calls")
+            }
+            let applied = emulator.state.appliedRenames.keys.filter { $0.hasPrefix("products/spring/") }.count
+            if applied == 60, seen.insert("renamed").inserted {
+                timeline.step("renamed", "60 Upload API renames, each a child job with ordering and reconciliation")
+            }
+            if job["status"] as? String == "failed" {
+                timeline.step("failed", "\((job["error"] as? [String: Any])?["message"] as? String ?? "unknown error")")
+                return false
+            }
+            if job["status"] as? String == "completed" {
+                timeline.step(
+                    "invalidated",
+                    "every old URL answers 404: \(renamed) of \(items) items completed, \(result["failed"] as? Int ?? 0) failed"
+                )
+                let callback = job["callback"] as? [String: Any]
+                if callback?["status"] as? String == "delivered", receiver.deliveries.count > callbacksBefore,
+                    let delivery = receiver.deliveries.last
+                {
+                    let type = (try? JSONSerialization.jsonObject(with: Data(delivery.body)) as? [String: Any])?["type"] as? String ?? "?"
+                    guard delivery.verified, receiver.deliveries.count == callbacksBefore + 1 else {
+                        timeline.step("callback", "expected one verified callback, got \(receiver.deliveries.count - callbacksBefore)")
+                        return false
+                    }
+                    timeline.step("callback", "one \(type) for the folder; webhook-signature verified")
+                    return true
+                }
             }
             try await Task.sleep(for: .milliseconds(20))
         }

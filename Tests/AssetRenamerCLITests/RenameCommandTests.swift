@@ -7,8 +7,8 @@ import Testing
 @Suite("asset-renamer rename")
 struct RenameCommandTests {
     /// Starts `cloudinary-emulator` on a free port; returns it and the port from its "listening" line.
-    static func startEmulator() async throws -> (Subprocess, Int) {
-        let child = try Subprocess("cloudinary-emulator", ["--port", "0"])
+    static func startEmulator(_ extra: [String] = []) async throws -> (Subprocess, Int) {
+        let child = try Subprocess("cloudinary-emulator", ["--port", "0"] + extra)
         _ = await waitUntil(timeout: 30) { Self.port(in: child.standardError) != nil || !child.process.isRunning }
         guard let port = Self.port(in: child.standardError) else {
             throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "emulator did not start: \(child.standardError)"])

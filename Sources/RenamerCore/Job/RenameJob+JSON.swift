@@ -80,7 +80,7 @@ extension RenameJob: JSONWritable {
             json.field("completed_at", completedAt)
             if let plan = group.plan {
                 json.field("result", plan)
-            } else if status.isFinal || status == .renaming {
+            } else if status.isFinal || status == .renaming || (status == .listing && !group.dryRun) {
                 // The counts so far while items run, final once every item is.
                 json.field("result", group.counts)
             } else {

@@ -1,0 +1,228 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import RenamerTestSupport
+import Testing
+
+/// SPEC §11 with the real binaries: `cloudinary-emulator`, `asset-renamer serve`, and the client
+/// subcommands `folder-rename`, `batch` and `move`.
+@Suite("Folder renames and batches, real binaries")
+struct FolderRenameCommandTests {
+    static let token = "dev-token-change-me"
+
+    /// The emulator and a daemon pointed at it, stopped before returning (also when `body` throws).
+    struct World {
+        var emulator: Subprocess
+        var emulatorPort: Int
+        var daemon: Subprocess
+        var daemonPort: Int
+
+        var emulatorURL: String { "http://127.0.0.1:\(emulatorPort)" }
+        var daemonURL: String { "http://127.0.0.1:\(daemonPort)" }
+
+        func emulatorCall(_ method: HTTPMethod, _ path: String, _ body: Any? = nil) async throws -> (Int, Any?) {
+            try await FolderRenameCommandTests.call(method, emulatorURL + path, body: body, token: nil)
+        }
+
+        func daemonCall(_ method: HTTPMethod, _ path: String, _ body: Any? = nil) async throws -> (Int, Any?) {
+            try await FolderRenameCommandTests.call(method, daemonURL + path, body: body, token: FolderRenameCommandTests.token)
+        }
+
+        /// Runs an `asset-renamer` client subcommand against the daemon.
+        func client(_ arguments: [String], stdin: Data? = nil) async throws -> (status: Int32?, stdout: String, stderr: String) {
+            try await Subprocess.run(
+                "asset-renamer",
+                arguments + ["--url", daemonURL],
+                environment: ["RENAMER_TOKEN": FolderRenameCommandTests.token],
+                stdin: stdin
+            )
+        }
+
+        /// What a test shows when it fails: the end of both logs.
+        var logs: String {
+            "daemon:\n" + daemon.standardError.split(separator: "\n").suffix(15).joined(separator: "\n") + "\nemulator:\n"
+                + emulator.standardError.split(separator: "\n").suffix(5).joined(separator: "\n")
+        }
+    }
+
+    static func withWorld(folderMode: String, _ settings: [String] = [], _ body: (World) async throws -> Void) async throws {
+        let (emulator, emulatorPort) = try await RenameCommandTests.startEmulator(["--folder-mode", folderMode])
+        let daemon: Subprocess
+        let daemonPort: Int
+        do {
+            (daemon, daemonPort) = try await ServeTests.startDaemon(
+                [
+                    "--set", "clouds.main.upload_prefix=http://127.0.0.1:\(emulatorPort)",
+                    "--set", "clouds.main.delivery_base_url=http://127.0.0.1:\(emulatorPort)/demo",
+                    "--set", "clouds.main.folder_mode=\(folderMode)",
+                    "--set", "clients.catalog.callback_url_prefixes=http://127.0.0.1:\(emulatorPort)/_emulator/callbacks/",
+                    "--set", "clients.catalog.default_callback_url=http://127.0.0.1:\(emulatorPort)/_emulator/callbacks/renames",
+                    "--set", "queue.backoff_base_seconds=0.05", "--set", "queue.backoff_cap_seconds=0.2",
+                ] + settings.flatMap { ["--set", $0] }
+            )
+        } catch {
+            emulator.signal(SIGTERM)
+            _ = await emulator.waitForExit(timeout: 10)
+            throw error
+        }
+        let world = World(emulator: emulator, emulatorPort: emulatorPort, daemon: daemon, daemonPort: daemonPort)
+        func stop() async {
+            daemon.signal(SIGTERM)
+            emulator.signal(SIGTERM)
+            _ = await daemon.waitForExit(timeout: 30)
+            _ = await emulator.waitForExit(timeout: 10)
+        }
+        do {
+            _ = try await world.emulatorCall(.POST, "/_emulator/settings", ["invalidation_delay_seconds": 0])
+            try await body(world)
+        } catch {
+            await stop()
+            throw error
+        }
+        await stop()
+    }
+
+    /// A fixed-mode folder of 2,500 assets across image, video and raw (several pages each), with
+    /// one colliding target, 3 % of renames failing transiently and one rename whose outcome is
+    /// unknown: every item ends renamed exactly once or failed with its reason, the counts and the
+    /// URL map are right, one callback, and the Admin API budget is never exceeded.
+    @Test func aFixedFolderOfTwoAndAHalfThousandAssets() async throws {
+        let seed = TestRandom.seed % 1_000_000_007
+        try await Self.withWorld(folderMode: "fixed", ["clouds.main.admin_api_max_requests_per_hour=40"]) { world in
+            var seeds: [[String: Any]] = []
+            for index in 0..<1_800 { seeds.append(["public_id": "products/big/img\(index)"]) }
+            for index in 0..<500 { seeds.append(["public_id": "products/big/clips/v\(index)", "resource_type": "video"]) }
+            for index in 0..<200 { seeds.append(["public_id": "products/big/docs/d\(index).pdf", "resource_type": "raw"]) }
+            // Neighbours that are not in the folder, and a target that exists already.
+            seeds += [["public_id": "products/big"], ["public_id": "products/bigger/x"], ["public_id": "products/moved/img17"]]
+            #expect(try await world.emulatorCall(.POST, "/_emulator/assets", seeds).0 == 201)
+            _ = try await world.emulatorCall(.POST, "/_emulator/settings", ["fault_seed": seed])
+            // The first rename is applied but never answered; then 3 % answer 503.
+            _ = try await world.emulatorCall(.POST, "/_emulator/faults", ["operation": "rename", "apply_then_drop": true, "times": 1])
+            _ = try await world.emulatorCall(.POST, "/_emulator/faults", ["operation": "rename", "status": 503, "probability": 0.03])
+
+            let run = try await world.client(["folder-rename", "products/big", "products/moved", "--wait", "--timeout", "240"])
+            let job = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run)\n\(world.logs)")
+            #expect(run.status == 0, "seed \(seed)\n\(run.stderr)\n\(world.logs)")
+            #expect(job["status"] as? String == "completed")
+            #expect(run.stderr.contains("items 2500/2500 done (renamed 2499, failed 1, skipped 0)"), "\(run.stderr)")
+            let result = try #require(job["result"] as? [String: Any])
+            #expect(result["items"] as? Int == 2_500)
+            #expect(result["renamed"] as? Int == 2_499)
+            #expect(result["failed"] as? Int == 1)
+            let id = try #require(job["id"] as? String)
+
+            // The URL map: every item, its old and new delivery URL, and the one failure's reason.
+            var items: [[String: Any]] = []
+            var cursor: String?
+            repeat {
+                let (status, page) = try await world.daemonCall(
+                    .GET,
+                    "/v1/folder-renames/\(id)/items?limit=1000" + (cursor.map { "&cursor=\($0)" } ?? "")
+                )
+                #expect(status == 200)
+                let object = page as? [String: Any] ?? [:]
+                items += object["items"] as? [[String: Any]] ?? []
+                cursor = object["next_cursor"] as? String
+            } while cursor != nil
+            #expect(items.count == 2_500)
+            #expect(Set(items.compactMap { $0["from_public_id"] as? String }).count == 2_500)
+            let base = "\(world.emulatorURL)/demo/"
+            for item in items {
+                let from = item["from_public_id"] as? String ?? ""
+                let to = item["to_public_id"] as? String ?? ""
+                #expect(to == "products/moved/" + from.dropFirst("products/big/".count))
+                let type = item["resource_type"] as? String ?? ""
+                #expect(item["old_url"] as? String == base + "\(type)/upload/\(from)")
+                #expect(item["new_url"] as? String == base + "\(type)/upload/\(to)")
+            }
+            let failed = items.filter { $0["status"] as? String == "failed" }
+            #expect(failed.compactMap { $0["from_public_id"] as? String } == ["products/big/img17"])
+            #expect((failed.first?["error"] as? [String: Any])?["cloudinary_status"] as? Int == 409)
+            #expect(items.filter { $0["status"] as? String == "completed" }.count == 2_499)
+
+            // Renamed exactly once each; the neighbours stayed.
+            let applied = try #require(try await world.emulatorCall(.GET, "/_emulator/renames").1 as? [String: Int])
+            #expect(applied.count == 2_499)
+            #expect(applied.values.allSatisfy { $0 == 1 })
+            let assets = try #require(try await world.emulatorCall(.GET, "/_emulator/assets").1 as? [[String: Any]])
+            let ids = Set(assets.compactMap { $0["public_id"] as? String })
+            #expect(ids.isSuperset(of: ["products/big", "products/bigger/x", "products/big/img17"]))
+            #expect(ids.filter { $0.hasPrefix("products/big/") } == ["products/big/img17"])
+            // The unknown outcome was reconciled through the Admin API, not renamed again.
+            #expect(world.daemon.standardError.contains("reconciled: rename had been applied"), "\(world.logs)")
+
+            // One callback for the whole folder, and the budget held.
+            #expect(
+                await waitUntil(timeout: 10) { (try? await world.emulatorCall(.GET, "/_emulator/callbacks").1 as? [String: Int])?["received"] == 1 }
+            )
+            let usage = try #require(try await world.emulatorCall(.GET, "/_emulator/admin-usage").1 as? [String: Any])
+            let calls = usage["calls"] as? Int ?? .max
+            // At least one call per (resource type, delivery type) pair and one per further page: 9 + 3.
+            #expect(calls <= 40 && calls >= 12, "\(usage)")
+            #expect(usage["rejected"] as? Int == 0)
+        }
+    }
+
+    /// The same folder in dynamic mode is one Admin API call, with no listing and no rename; a dry
+    /// run changes nothing; `move` changes an asset's folder.
+    @Test func dynamicFoldersAreOneCallAndDryRunsChangeNothing() async throws {
+        try await Self.withWorld(folderMode: "dynamic") { world in
+            let seeds: [[String: Any]] = (0..<300).map { ["public_id": "products/d\($0)", "asset_folder": "products/big"] }
+            #expect(try await world.emulatorCall(.POST, "/_emulator/assets", seeds).0 == 201)
+            let dryRun = try await world.client(["folder-rename", "products/big", "products/moved", "--dry-run", "--wait"])
+            #expect(dryRun.status == 0, "\(dryRun)")
+            let run = try await world.client(["folder-rename", "products/big", "products/moved", "--wait"])
+            #expect(run.status == 0, "\(run)\n\(world.logs)")
+            let requests = try #require(try await world.emulatorCall(.GET, "/_emulator/requests").1 as? [[String: Any]])
+            let operations = requests.compactMap { $0["operation"] as? String }.filter { $0 != "delivery" }
+            #expect(operations == ["folder_rename"])
+            let assets = try #require(try await world.emulatorCall(.GET, "/_emulator/assets").1 as? [[String: Any]])
+            #expect(assets.allSatisfy { $0["asset_folder"] as? String == "products/moved" })
+
+            let move = try await world.client(["move", "products/d7", "products/elsewhere", "--display-name", "Seven", "--wait"])
+            #expect(move.status == 0, "\(move)")
+            let moved = try #require(try JSONSerialization.jsonObject(with: Data(move.stdout.utf8)) as? [String: Any])
+            #expect((moved["result"] as? [String: Any])?["asset_folder"] as? String == "products/elsewhere")
+        }
+    }
+
+    /// A batch from a CSV file: the chain `A→B, B→C` runs in list order; a dry run lists the
+    /// target that exists and changes nothing.
+    @Test func aBatchFileRunsItsChainInOrder() async throws {
+        try await Self.withWorld(folderMode: "fixed") { world in
+            let seeds: [[String: Any]] = [["public_id": "products/a"], ["public_id": "products/x"], ["public_id": "products/taken"]]
+            #expect(try await world.emulatorCall(.POST, "/_emulator/assets", seeds).0 == 201)
+            let dryRun = try await world.client(
+                ["batch", "-", "--dry-run", "--wait"],
+                stdin: Data("from,to\nproducts/x,products/taken\n".utf8)
+            )
+            #expect(dryRun.status == 0, "\(dryRun)")
+            let plan = try #require(try JSONSerialization.jsonObject(with: Data(dryRun.stdout.utf8)) as? [String: Any])
+            #expect((plan["result"] as? [String: Any])?["existing_targets"] as? [String] == ["products/taken"])
+
+            let file = FileManager.default.temporaryDirectory.appending(path: "batch-\(UUID().uuidString).csv")
+            try Data("from,to\nproducts/a,products/b\nproducts/b,\"products/c\"\nproducts/x,products/y\n".utf8).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let run = try await world.client(["batch", file.path, "--wait", "--no-invalidate"])
+            #expect(run.status == 0, "\(run)\n\(world.logs)")
+            #expect(run.stderr.contains("items 3/3 done (renamed 3, failed 0, skipped 0)"), "\(run.stderr)")
+            let assets = try #require(try await world.emulatorCall(.GET, "/_emulator/assets").1 as? [[String: Any]])
+            #expect(Set(assets.compactMap { $0["public_id"] as? String }) == ["products/c", "products/y", "products/taken"])
+        }
+    }
+
+    static func call(_ method: HTTPMethod, _ url: String, body: Any?, token: String?) async throws -> (Int, Any?) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let data = try await response.body.collect(upTo: 64 << 20)
+        return (Int(response.status.code), try? JSONSerialization.jsonObject(with: Data(data.readableBytesView)))
+    }
+}
