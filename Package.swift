@@ -177,7 +177,7 @@ let package = Package(
         // cooperative pool, the Python interop oracles, a manual clock. Ships in no product.
         .target(
             name: "RenamerTestSupport",
-            dependencies: ["RenamerCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["RenamerConfig", "RenamerCore", .product(name: "PropertyBased", package: "swift-property-based")],
             path: "Tests/RenamerTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -198,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "RenamerJournalTests",
             dependencies: [
-                "RenamerCore", "RenamerJournal", .product(name: "GRDB", package: "GRDB.swift"),
+                "RenamerCore", "RenamerJournal", "RenamerTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -20,7 +20,10 @@
 #                                 completed by another, KILLS (default 10) times, LEASE (default 5) s
 #   Benchmarks/run.sh forwarding  a signed notification posted to the replica that does not own the
 #                                 job: time until the owner completed it, SAMPLES (default 20) times
-#   Benchmarks/run.sh all         throughput, e2e, memory, recovery, callbacks, history and replicas, in that order
+#   Benchmarks/run.sh folders     a fixed-mode folder of FOLDER_ITEMS (default 10000) assets renamed through
+#                                 the emulator (listing pages, item renames, probes; zero artificial delay):
+#                                 items per second and daemon CPU per 1,000 items (SPEC §11)
+#   Benchmarks/run.sh all         throughput, e2e, memory, recovery, callbacks, history, replicas and folders, in that order
 # Several modes may be given: Benchmarks/run.sh throughput e2e.
 # Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (default 100000),
 # BATCHES (default 3), BATCH (jobs per drained batch, default 20000), DEAD (callbacks, default 10000), HISTORY
@@ -605,6 +608,39 @@ PY
   emulator settings '{"sends_notifications":true}'
 }
 
+# One job's field from its JSON (the first occurrence: the job's own, not its callback's).
+json_field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | sed 's/.*:"\(.*\)"/\1/'; }
+
+folders() {
+  local n=${FOLDER_ITEMS:-10000} id status cpu0 cpu1 t0 t1 body
+  curl -sf -X POST -H 'Content-Type: application/json' "$EMULATOR/_emulator/settings" -d '{"folder_mode":"fixed"}' >/dev/null
+  emulator assets "{\"public_id\":\"bench/folder/a\",\"count\":$n}"
+  config "$WORK/folders.sqlite"
+  sed -i 's/^    max_concurrent_requests: 32$/    max_concurrent_requests: 32\n    folder_mode: fixed\n    admin_api_max_requests_per_hour: 2000/' "$WORK/renamer.yaml"
+  start_daemon
+  wait_ready
+  cpu0=$(cpu_seconds "$DAEMON_PID")
+  t0=$(date +%s.%N)
+  id=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$DAEMON/v1/folder-renames" \
+    -d '{"from_folder":"bench/folder","to_folder":"bench/moved"}' | json_field id)
+  local deadline=$((SECONDS + 900))
+  while :; do
+    body=$(curl -s -H "Authorization: Bearer $TOKEN" "$DAEMON/v1/folder-renames/$id")
+    status=$(printf %s "$body" | json_field status)
+    case "$status" in completed | failed | cancelled) break ;; esac
+    [ $SECONDS -lt $deadline ] || { echo "folder rename $id not final after 900 s: $body" >&2; return 1; }
+    sleep 0.05
+  done
+  t1=$(date +%s.%N)
+  cpu1=$(cpu_seconds "$DAEMON_PID")
+  printf 'folder rename (fixed mode, %d items, SQLite journal): %s in %.2f s: %.0f items/s; daemon CPU %.0f ms per 1,000 items; RSS %d MiB\n' \
+    "$n" "$status" "$(echo "$t1 - $t0" | bc)" "$(echo "$n / ($t1 - $t0)" | bc -l)" "$(echo "($cpu1 - $cpu0) * 1000000 / $n" | bc -l)" \
+    "$(($(rss_kib "$DAEMON_PID") / 1024))"
+  printf '  result: %s\n' "$(printf %s "$body" | grep -o '"result":{[^}]*}')"
+  stop_daemon
+  curl -sf -X POST -H 'Content-Type: application/json' "$EMULATOR/_emulator/settings" -d '{"folder_mode":"dynamic"}' >/dev/null
+}
+
 start_emulator
 for mode in "${@:-throughput}"; do
   case "$mode" in
@@ -618,7 +654,8 @@ for mode in "${@:-throughput}"; do
   replicas) replicas ;;
   takeover) takeover ;;
   forwarding) forwarding ;;
-  all) throughput; e2e; memory; recovery; callbacks; history; replicas ;;
-  *) echo "usage: $0 MODE... (throughput|e2e|memory|recovery|soak|callbacks|history|replicas|takeover|forwarding|all)" >&2; exit 2 ;;
+  folders) folders ;;
+  all) throughput; e2e; memory; recovery; callbacks; history; replicas; folders ;;
+  *) echo "usage: $0 MODE... (throughput|e2e|memory|recovery|soak|callbacks|history|replicas|takeover|forwarding|folders|all)" >&2; exit 2 ;;
   esac
 done

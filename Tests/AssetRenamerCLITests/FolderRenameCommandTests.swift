@@ -46,21 +46,24 @@ struct FolderRenameCommandTests {
         }
     }
 
+    /// `serve` flags for a daemon pointed at the emulator on `emulatorPort`.
+    static func settings(_ emulatorPort: Int, folderMode: String, _ extra: [String]) -> [String] {
+        [
+            "clouds.main.upload_prefix=http://127.0.0.1:\(emulatorPort)",
+            "clouds.main.delivery_base_url=http://127.0.0.1:\(emulatorPort)/demo",
+            "clouds.main.folder_mode=\(folderMode)",
+            "clients.catalog.callback_url_prefixes=http://127.0.0.1:\(emulatorPort)/_emulator/callbacks/",
+            "clients.catalog.default_callback_url=http://127.0.0.1:\(emulatorPort)/_emulator/callbacks/renames",
+            "queue.backoff_base_seconds=0.05", "queue.backoff_cap_seconds=0.2",
+        ].flatMap { ["--set", $0] } + extra.flatMap { ["--set", $0] }
+    }
+
     static func withWorld(folderMode: String, _ settings: [String] = [], _ body: (World) async throws -> Void) async throws {
         let (emulator, emulatorPort) = try await RenameCommandTests.startEmulator(["--folder-mode", folderMode])
         let daemon: Subprocess
         let daemonPort: Int
         do {
-            (daemon, daemonPort) = try await ServeTests.startDaemon(
-                [
-                    "--set", "clouds.main.upload_prefix=http://127.0.0.1:\(emulatorPort)",
-                    "--set", "clouds.main.delivery_base_url=http://127.0.0.1:\(emulatorPort)/demo",
-                    "--set", "clouds.main.folder_mode=\(folderMode)",
-                    "--set", "clients.catalog.callback_url_prefixes=http://127.0.0.1:\(emulatorPort)/_emulator/callbacks/",
-                    "--set", "clients.catalog.default_callback_url=http://127.0.0.1:\(emulatorPort)/_emulator/callbacks/renames",
-                    "--set", "queue.backoff_base_seconds=0.05", "--set", "queue.backoff_cap_seconds=0.2",
-                ] + settings.flatMap { ["--set", $0] }
-            )
+            (daemon, daemonPort) = try await ServeTests.startDaemon(Self.settings(emulatorPort, folderMode: folderMode, settings))
         } catch {
             emulator.signal(SIGTERM)
             _ = await emulator.waitForExit(timeout: 10)
@@ -162,6 +165,59 @@ struct FolderRenameCommandTests {
             // At least one call per (resource type, delivery type) pair and one per further page: 9 + 3.
             #expect(calls <= 40 && calls >= 12, "\(usage)")
             #expect(usage["rejected"] as? Int == 0)
+        }
+    }
+
+    /// `kill -9` in the middle of a fixed-mode folder rename: after a restart on the same journal it
+    /// goes on where it stood (listing and items), every asset is renamed exactly once, the counts
+    /// are right and there is one callback.
+    @Test func aFolderRenameSurvivesKillDashNine() async throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "folder-kill-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let journal = "storage.path=\(directory.appending(path: "renamer.sqlite").path)"
+        try await Self.withWorld(folderMode: "fixed", [journal, "clouds.main.max_concurrent_requests=4"]) { world in
+            let seeds: [[String: Any]] = (0..<1_200).map { ["public_id": "products/big/a\($0)"] }
+            #expect(try await world.emulatorCall(.POST, "/_emulator/assets", seeds).0 == 201)
+            // Slow renames, so that the kill lands mid-folder with calls in flight.
+            _ = try await world.emulatorCall(.POST, "/_emulator/faults", ["operation": "rename", "hang_seconds": 0.01])
+            let (status, accepted) = try await world.daemonCall(
+                .POST,
+                "/v1/folder-renames",
+                ["from_folder": "products/big", "to_folder": "products/moved"]
+            )
+            #expect(status == 202)
+            let id = try #require((accepted as? [String: Any])?["id"] as? String)
+            let applied = await waitFor(timeout: 60) { () -> Int? in
+                let count = ((try? await world.emulatorCall(.GET, "/_emulator/renames").1) as? [String: Int])?.count ?? 0
+                return count >= 300 ? count : nil
+            }
+            #expect(applied != nil, "\(world.logs)")
+            world.daemon.signal(SIGKILL)
+            let atKill = ((try? await world.emulatorCall(.GET, "/_emulator/renames").1) as? [String: Int])?.count ?? 0
+            #expect(atKill < 1_200, "the kill came after the last rename")
+            _ = await world.daemon.waitForExit(timeout: 10)
+
+            let (restarted, port) = try await ServeTests.startDaemon(Self.settings(world.emulatorPort, folderMode: "fixed", [journal]))
+            defer { restarted.signal(SIGKILL) }
+            let url = "http://127.0.0.1:\(port)/v1/folder-renames/\(id)"
+            let final = await waitFor(timeout: 120) { () -> [String: Any]? in
+                guard let job = (try? await Self.call(.GET, url, body: nil, token: Self.token).1) as? [String: Any],
+                    ["completed", "failed", "cancelled"].contains(job["status"] as? String ?? "")
+                else { return nil }
+                return job
+            }
+            let job = try #require(final, "\(restarted.standardError.suffix(3000))")
+            #expect(job["status"] as? String == "completed")
+            let result = job["result"] as? [String: Any] ?? [:]
+            #expect(result["items"] as? Int == 1_200 && result["renamed"] as? Int == 1_200, "\(result)")
+            let renames = try #require(try await world.emulatorCall(.GET, "/_emulator/renames").1 as? [String: Int])
+            #expect(renames.count == 1_200 && renames.values.allSatisfy { $0 == 1 }, "\(renames.filter { $0.value != 1 })")
+            #expect(
+                await waitUntil(timeout: 10) { (try? await world.emulatorCall(.GET, "/_emulator/callbacks").1 as? [String: Int])?["received"] == 1 }
+            )
+            restarted.signal(SIGTERM)
+            _ = await restarted.waitForExit(timeout: 30)
         }
     }
 

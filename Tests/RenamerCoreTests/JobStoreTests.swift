@@ -1,4 +1,5 @@
 import Foundation
+import RenamerTestSupport
 import Testing
 
 @testable import RenamerCore
@@ -87,6 +88,13 @@ struct JobStoreTests {
                 }
             }
         }
+    }
+
+    /// Lists per collection, items per parent, item counts, and items purged with their parent
+    /// (SPEC §11), the same contract as SQLite and PostgreSQL storage.
+    @Test func memoryStorageKeepsTheFoldersAndBatchesContract() async throws {
+        let problems = try await StorageContract.check(MemoryStorage())
+        #expect(problems.isEmpty, "\(problems)")
     }
 
     @Test func listingIsNewestFirstWithCursorAndFilter() async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import RenamerTestSupport
 import Synchronization
 import Testing
 
@@ -58,6 +59,16 @@ struct SQLiteJournalTests {
     }
 
     static let body = JSONValue.object(["a": .array([.number(1), .bool(true), .null])])
+
+    /// Lists per collection, items per parent, item counts, and items purged with their parent
+    /// (SPEC §11), the same contract as memory and PostgreSQL storage.
+    @Test func foldersAndBatchesKeepTheStorageContract() async throws {
+        let directory = try Directory()
+        let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
+        let problems = try await StorageContract.check(journal)
+        #expect(problems.isEmpty, "\(problems)")
+        try await journal.close()
+    }
 
     @Test func everythingRecordedSurvivesReopening() async throws {
         let directory = try Directory()

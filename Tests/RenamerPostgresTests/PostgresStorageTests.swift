@@ -181,6 +181,16 @@ struct PostgresStorageTests {
         try await second.close()
     }
 
+    /// Lists per collection, items per parent, item counts, and items purged with their parent
+    /// (SPEC §11), the same contract as memory and SQLite storage.
+    @Test func foldersAndBatchesKeepTheStorageContract() async throws {
+        let url = try await PostgresCluster.freshDatabase()
+        let storage = try await Self.replica(url)
+        let problems = try await StorageContract.check(storage)
+        #expect(problems.isEmpty, "\(problems)")
+        try await storage.close()
+    }
+
     @Test func replicasStartingTogetherMigrateOnce() async throws {
         let url = try await PostgresCluster.freshDatabase()
         let leases = try await withThrowingTaskGroup(of: Int64.self) { group in

@@ -203,12 +203,18 @@ public final class JobLifecycle: Sendable {
 
     /// Cancels a job of `client` that has not called Cloudinary yet; nil when there is no such job.
     public func cancel(_ id: String, client: String) async throws(StorageError) -> RenameJob? {
-        if JobKind(id: id).hasItems, store.workingJob(id).map(GroupRunner.runs) ?? true {
-            return try await groups.cancel(id, client: client)
+        let local = store.workingJob(id)
+        guard let replicas, local == nil else {
+            if JobKind(id: id).hasItems, local.map(GroupRunner.runs) ?? true { return try await groups.cancel(id, client: client) }
+            return try await queue.cancel(id, client: client)
         }
-        guard let replicas, store.workingJob(id) == nil else { return try await queue.cancel(id, client: client) }
         // Another replica's job (SPEC §12): its owner cancels it, if it has not started it yet.
         guard let job = try await store.job(id, client: client) else { return nil }
+        if GroupRunner.runs(job) {
+            // A running folder rename or batch stops at its owner; the answer is the job as it is.
+            if !job.status.isFinal { try await replicas.forward(ReplicaRequest(jobID: id, kind: .cancel, at: clock.now())) }
+            return job
+        }
         guard job.status == .queued else { return job }
         try await replicas.forward(ReplicaRequest(jobID: id, kind: .cancel, at: clock.now()))
         let deadline = ContinuousClock.now + .seconds(Self.forwardedCancelWaitSeconds)
@@ -343,7 +349,11 @@ public final class JobLifecycle: Sendable {
             }
         case .cancel:
             guard let job = store.workingJob(request.jobID) else { return }
-            _ = try? await queue.cancel(job.id, client: job.client)
+            if GroupRunner.runs(job) {
+                _ = try? await groups.cancel(job.id, client: job.client)
+            } else {
+                _ = try? await queue.cancel(job.id, client: job.client)
+            }
             try? await store.storage.sync()
         }
     }
