@@ -613,8 +613,10 @@ json_field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | sed 's/.*:"\(.*\)"/\1/'; 
 
 folders() {
   local n=${FOLDER_ITEMS:-10000} id status cpu0 cpu1 t0 t1 body
+  # A folder of its own per run: an earlier run's targets would collide.
+  local folder="bench/folder-$(date +%s%N)"
   curl -sf -X POST -H 'Content-Type: application/json' "$EMULATOR/_emulator/settings" -d '{"folder_mode":"fixed"}' >/dev/null
-  emulator assets "{\"public_id\":\"bench/folder/a\",\"count\":$n}"
+  emulator assets "{\"public_id\":\"$folder/a\",\"count\":$n}"
   config "$WORK/folders.sqlite"
   sed -i 's/^    max_concurrent_requests: 32$/    max_concurrent_requests: 32\n    folder_mode: fixed\n    admin_api_max_requests_per_hour: 2000/' "$WORK/renamer.yaml"
   start_daemon
@@ -622,7 +624,7 @@ folders() {
   cpu0=$(cpu_seconds "$DAEMON_PID")
   t0=$(date +%s.%N)
   id=$(curl -s -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' "$DAEMON/v1/folder-renames" \
-    -d '{"from_folder":"bench/folder","to_folder":"bench/moved"}' | json_field id)
+    -d "{\"from_folder\":\"$folder\",\"to_folder\":\"$folder-moved\"}" | json_field id)
   local deadline=$((SECONDS + 900))
   while :; do
     body=$(curl -s -H "Authorization: Bearer $TOKEN" "$DAEMON/v1/folder-renames/$id")

@@ -91,6 +91,9 @@ struct FoldersAndBatchesTests {
             let empty = try await post(harness, "/v1/asset-updates", ["public_id": "products/a"])
             #expect(empty.status == 422)
             #expect(empty.fieldErrors == ["asset_folder"])
+            let nulls = try await post(harness, "/v1/asset-updates", ["public_id": "products/a", "asset_folder": NSNull(), "display_name": NSNull()])
+            #expect(nulls.status == 422)
+            #expect(nulls.fieldErrors == ["asset_folder"])
             let outside = try await post(harness, "/v1/asset-updates", ["public_id": "other/a", "display_name": "x"])
             #expect(outside.status == 403)
         }
@@ -285,6 +288,31 @@ struct FoldersAndBatchesTests {
             #expect(forbidden.status == 403)
             #expect(forbidden.fieldErrors == ["items[0].to_public_id"])
             #expect(((try await harness.request(.GET, harness.daemonURL + "/v1/batches").json)["items"] as? [Any])?.isEmpty == true)
+            #expect(
+                try await post(
+                    harness,
+                    "/v1/batches",
+                    ["items": Array(repeating: ["from_public_id": "products/a", "to_public_id": "products/b"], count: 1001)]
+                ).status == 422
+            )
+        }
+    }
+
+    /// A full batch of 1,000 renames is larger than one rename's body limit, and accepted.
+    @Test func aThousandItemBatchIsAccepted() async throws {
+        try await Harness.run(emulatorSettings: Self.settings()) { harness in
+            let items = (0..<1000).map {
+                ["from_public_id": "products/catalogue-2026/spring/item-\($0)", "to_public_id": "products/catalogue-2026/summer/item-\($0)"]
+            }
+            let body = try JSONSerialization.data(withJSONObject: ["items": items, "invalidate": false])
+            #expect(body.count > 65536)
+            let reply = try await harness.request(.POST, harness.daemonURL + "/v1/batches", body: body)
+            #expect(reply.status == 202)
+            let id = try #require(reply.json["id"] as? String)
+            let job = try await waitFinal(harness, "/v1/batches/\(id)")
+            // None of the sources exists: every item fails with 404, and the batch completes.
+            #expect(job["status"] as? String == "completed")
+            #expect((job["result"] as? [String: Any])?["failed"] as? Int == 1000)
         }
     }
 

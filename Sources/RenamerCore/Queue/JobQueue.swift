@@ -269,8 +269,9 @@ public final class JobQueue: @unchecked Sendable {
             return store.workingJob(id) ?? current
         }
         scheduler.async { [self] in
-            guard entries[id] != nil else { return }
             finished(job)
+            // The entry is gone already when `start` lost the race to this cancel; the rename
+            // phase still ended here, and a folder rename or batch counts its item only then.
             endRenamePhase(id)
             onRenamePhaseEnded(job)
         }

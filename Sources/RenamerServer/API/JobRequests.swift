@@ -68,7 +68,8 @@ enum JobRequests {
                 reader.fail("display_name", "must not contain control characters")
             }
         }
-        if object["asset_folder"] == nil && object["display_name"] == nil {
+        // `null` counts as absent, as everywhere.
+        if folder == nil && name == nil && !reader.errors.contains(where: { $0.field == "asset_folder" || $0.field == "display_name" }) {
             reader.fail("asset_folder", "at least one of asset_folder and display_name is required")
         }
         let (cloud, callbackURL, clientReference) = reader.common()
