@@ -127,10 +127,14 @@ enum PostgresSchema {
             """,
         ],
         // Kinds of jobs (SPEC §11): lists read one collection, items are read by their parent,
-        // and asset updates and folder listings hold their names like renames.
+        // and asset updates and folder listings hold their names like renames. order_seq: an item
+        // of a folder rename is ordered where its folder rename was accepted (its parent's
+        // sequence), ahead of jobs accepted after the folder rename; NULL for other jobs (their
+        // own sequence).
         [
             "ALTER TABLE renamer_jobs ADD COLUMN collection text NOT NULL DEFAULT 'rename'",
             "ALTER TABLE renamer_jobs ADD COLUMN parent text",
+            "ALTER TABLE renamer_jobs ADD COLUMN order_seq bigint",
             "DROP INDEX renamer_jobs_client",
             "DROP INDEX renamer_jobs_client_status",
             "CREATE INDEX renamer_jobs_client ON renamer_jobs (client, collection, sequence)",
@@ -156,7 +160,7 @@ enum PostgresSchema {
                 ) THEN RETURN 'busy:lease'; END IF;
                 IF EXISTS (
                     SELECT 1 FROM renamer_jobs o
-                    WHERE o.status IN ('queued', 'renaming', 'updating', 'listing') AND o.sequence < j.sequence
+                    WHERE o.status IN ('queued', 'renaming', 'updating', 'listing') AND (coalesce(o.order_seq, o.sequence), o.sequence) < (coalesce(j.order_seq, j.sequence), j.sequence)
                         AND (o.from_key IN (j.from_key, j.to_key) OR o.to_key IN (j.from_key, j.to_key))
                 ) THEN RETURN 'wait:an earlier job holds its public ID'; END IF;
                 PERFORM pg_advisory_xact_lock(hashtext('renamer_cloud:' || j.cloud));

@@ -226,9 +226,10 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 let written = try await connection.query(
                     """
                     INSERT INTO renamer_jobs (id, client, status, cloud, from_key, to_key, owner_lease, finished_at,
-                        callback_origin, callback_due_at, body, collection, parent)
+                        callback_origin, callback_due_at, body, collection, parent, order_seq)
                     SELECT u.id, u.client, u.status, u.cloud, u.from_key, nullif(u.to_key, ''), \(lease), nullif(u.finished, -1),
-                        nullif(u.origin, ''), nullif(u.due, -1), u.body, u.collection, nullif(u.parent, '')
+                        nullif(u.origin, ''), nullif(u.due, -1), u.body, u.collection, nullif(u.parent, ''),
+                        (SELECT p.sequence FROM renamer_jobs p WHERE p.id = nullif(u.parent, ''))
                     FROM unnest(\(rows.ids), \(rows.clients), \(rows.statuses), \(rows.clouds), \(rows.fromKeys), \(rows.toKeys),
                         \(rows.finished), \(rows.origins), \(rows.due), \(rows.bodies), \(rows.collections), \(rows.parents))
                         WITH ORDINALITY AS u(id, client, status, cloud, from_key, to_key, finished, origin, due, body, collection, parent, n)

@@ -92,7 +92,7 @@ struct FolderRenameCommandTests {
     /// URL map are right, one callback, and the Admin API budget is never exceeded.
     @Test func aFixedFolderOfTwoAndAHalfThousandAssets() async throws {
         let seed = TestRandom.seed % 1_000_000_007
-        try await Self.withWorld(folderMode: "fixed", ["clouds.main.admin_api_max_requests_per_hour=40"]) { world in
+        try await Self.withWorld(folderMode: "fixed", ["clouds.main.admin_api_max_requests_per_hour=60"]) { world in
             var seeds: [[String: Any]] = []
             for index in 0..<1_800 { seeds.append(["public_id": "products/big/img\(index)"]) }
             for index in 0..<500 { seeds.append(["public_id": "products/big/clips/v\(index)", "resource_type": "video"]) }
@@ -104,6 +104,15 @@ struct FolderRenameCommandTests {
             // The first rename is applied but never answered; then 3 % answer 503.
             _ = try await world.emulatorCall(.POST, "/_emulator/faults", ["operation": "rename", "apply_then_drop": true, "times": 1])
             _ = try await world.emulatorCall(.POST, "/_emulator/faults", ["operation": "rename", "status": 503, "probability": 0.03])
+
+            // A dry run first: it changes nothing and lists the colliding target.
+            let dryRun = try await world.client(["folder-rename", "products/big", "products/moved", "--dry-run", "--wait"])
+            #expect(dryRun.status == 0, "\(dryRun)")
+            let plan = (try? JSONSerialization.jsonObject(with: Data(dryRun.stdout.utf8)) as? [String: Any])?["result"] as? [String: Any]
+            #expect(plan?["items"] as? Int == 2_500)
+            #expect(plan?["existing_targets"] as? [String] == ["products/moved/img17"])
+            #expect((plan?["sample"] as? [Any])?.count == 100)
+            #expect((try await world.emulatorCall(.GET, "/_emulator/renames").1 as? [String: Int])?.isEmpty == true)
 
             let run = try await world.client(["folder-rename", "products/big", "products/moved", "--wait", "--timeout", "240"])
             let job = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run)\n\(world.logs)")
@@ -156,14 +165,15 @@ struct FolderRenameCommandTests {
             // The unknown outcome was reconciled through the Admin API, not renamed again.
             #expect(world.daemon.standardError.contains("reconciled: rename had been applied"), "\(world.logs)")
 
-            // One callback for the whole folder, and the budget held.
+            // One callback for the dry run and one for the whole folder, and the budget held.
             #expect(
-                await waitUntil(timeout: 10) { (try? await world.emulatorCall(.GET, "/_emulator/callbacks").1 as? [String: Int])?["received"] == 1 }
+                await waitUntil(timeout: 10) { (try? await world.emulatorCall(.GET, "/_emulator/callbacks").1 as? [String: Int])?["received"] == 2 }
             )
             let usage = try #require(try await world.emulatorCall(.GET, "/_emulator/admin-usage").1 as? [String: Any])
             let calls = usage["calls"] as? Int ?? .max
-            // At least one call per (resource type, delivery type) pair and one per further page: 9 + 3.
-            #expect(calls <= 40 && calls >= 12, "\(usage)")
+            // Per listing, at least one call per (resource type, delivery type) pair and one per further
+            // page: the dry run lists both folders (9 + 9 + 3), the run one (9 + 3).
+            #expect(calls <= 60 && calls >= 33, "\(usage)")
             #expect(usage["rejected"] as? Int == 0)
         }
     }
@@ -221,6 +231,64 @@ struct FolderRenameCommandTests {
         }
     }
 
+    /// A folder rename cancelled mid-way, then `kill -9`: after the restart it lists nothing more,
+    /// starts none of its remaining items, and ends `cancelled` with every item counted once.
+    @Test func aCancelSurvivesKillDashNine() async throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "folder-cancel-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let journal = "storage.path=\(directory.appending(path: "renamer.sqlite").path)"
+        try await Self.withWorld(folderMode: "fixed", [journal, "clouds.main.max_concurrent_requests=2"]) { world in
+            let seeds: [[String: Any]] = (0..<1_500).map { ["public_id": "products/big/a\($0)"] }
+            #expect(try await world.emulatorCall(.POST, "/_emulator/assets", seeds).0 == 201)
+            _ = try await world.emulatorCall(.POST, "/_emulator/faults", ["operation": "rename", "hang_seconds": 0.01])
+            let (_, accepted) = try await world.daemonCall(
+                .POST,
+                "/v1/folder-renames",
+                ["from_folder": "products/big", "to_folder": "products/moved"]
+            )
+            let id = try #require((accepted as? [String: Any])?["id"] as? String)
+            _ = await waitFor(timeout: 60) { () -> Int? in
+                let count = ((try? await world.emulatorCall(.GET, "/_emulator/renames").1) as? [String: Int])?.count ?? 0
+                return count >= 50 ? count : nil
+            }
+            let status: Int
+            do {
+                status = try await world.daemonCall(.DELETE, "/v1/folder-renames/\(id)").0
+            } catch {
+                _ = await world.daemon.waitForExit(timeout: 5)
+                Issue.record("\(error)\n\(world.daemon.standardError.suffix(4000))")
+                return
+            }
+            #expect(status == 200)
+            world.daemon.signal(SIGKILL)
+            _ = await world.daemon.waitForExit(timeout: 10)
+            let atKill = ((try? await world.emulatorCall(.GET, "/_emulator/renames").1) as? [String: Int])?.count ?? 0
+
+            let (restarted, port) = try await ServeTests.startDaemon(Self.settings(world.emulatorPort, folderMode: "fixed", [journal]))
+            defer { restarted.signal(SIGKILL) }
+            let url = "http://127.0.0.1:\(port)/v1/folder-renames/\(id)"
+            let final = await waitFor(timeout: 60) { () -> [String: Any]? in
+                guard let job = (try? await Self.call(.GET, url, body: nil, token: Self.token).1) as? [String: Any],
+                    ["completed", "failed", "cancelled"].contains(job["status"] as? String ?? "")
+                else { return nil }
+                return job
+            }
+            let job = try #require(final, "\(restarted.standardError.suffix(3000))")
+            #expect(job["status"] as? String == "cancelled")
+            let result = job["result"] as? [String: Any] ?? [:]
+            let renamed = result["renamed"] as? Int ?? -1
+            let skipped = result["skipped"] as? Int ?? -1
+            #expect(renamed + skipped == result["items"] as? Int ?? -2 && skipped > 0, "\(result)")
+            let renames = try #require(try await world.emulatorCall(.GET, "/_emulator/renames").1 as? [String: Int])
+            // Calls in flight at the kill may have been applied; nothing started after the restart.
+            #expect(renames.count == renamed && renames.count <= atKill + 2, "\(renames.count) applied, \(atKill) at the kill, \(result)")
+            #expect(renames.values.allSatisfy { $0 == 1 })
+            restarted.signal(SIGTERM)
+            _ = await restarted.waitForExit(timeout: 30)
+        }
+    }
+
     /// The same folder in dynamic mode is one Admin API call, with no listing and no rename; a dry
     /// run changes nothing; `move` changes an asset's folder.
     @Test func dynamicFoldersAreOneCallAndDryRunsChangeNothing() async throws {
@@ -269,7 +337,28 @@ struct FolderRenameCommandTests {
         }
     }
 
+    /// One request. Each call gets a connection of its own: a pooled one could lead to a daemon
+    /// that an earlier test killed (`remoteConnectionClosed` on a reused port).
     static func call(_ method: HTTPMethod, _ url: String, body: Any?, token: String?) async throws -> (Int, Any?) {
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(connectionPool: .init(idleTimeout: .seconds(1), concurrentHTTP1ConnectionsPerHostSoftLimit: 1))
+        )
+        do {
+            let answer = try await call(method, url, body: body, token: token, client: client)
+            try await client.shutdown()
+            return answer
+        } catch {
+            try? await client.shutdown()
+            throw CallFailed(description: "\(method) \(url): \(error)")
+        }
+    }
+
+    struct CallFailed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    private static func call(_ method: HTTPMethod, _ url: String, body: Any?, token: String?, client: HTTPClient) async throws -> (Int, Any?) {
         var request = HTTPClientRequest(url: url)
         request.method = method
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
@@ -277,7 +366,7 @@ struct FolderRenameCommandTests {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await client.execute(request, timeout: .seconds(30))
         let data = try await response.body.collect(upTo: 64 << 20)
         return (Int(response.status.code), try? JSONSerialization.jsonObject(with: Data(data.readableBytesView)))
     }

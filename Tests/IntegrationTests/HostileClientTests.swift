@@ -50,18 +50,30 @@ struct HostileClientTests {
         try await Harness.run { harness in
             let port = harness.daemonRun.port
             // The server's head deadline (10 s) starts when it accepts, so no connection can be cut
-            // off before `beforeConnecting` + 10 s.
-            let beforeConnecting = ContinuousClock.now
-            let idle = try await Connection.open(200, port: port)
-            let dribblers = try await Connection.open(50, port: port)
-            for connection in dribblers { connection.send("POST /v1/renames HTTP/1.1\r\nHost: x\r\n") }
-
-            // While they hold their connections, a normal client is served: every holder is still
-            // connected after its answers, so those answers did not wait for the holders' cut-off.
-            for _ in 0..<20 {
-                #expect(try await harness.request(.GET, harness.daemonURL + "/healthz", token: nil).status == 200)
+            // off before `beforeConnecting` + 10 s. Whether the normal client was served while the
+            // holders held on can only be told if its requests end before that; on a machine too
+            // busy for that (the whole suite shares two cores) the round is tried again.
+            var beforeConnecting = ContinuousClock.now
+            var idle: [Connection] = []
+            var dribblers: [Connection] = []
+            var told = false
+            for _ in 1...3 where !told {
+                beforeConnecting = ContinuousClock.now
+                idle = try await Connection.open(200, port: port)
+                dribblers = try await Connection.open(50, port: port)
+                for connection in dribblers { connection.send("POST /v1/renames HTTP/1.1\r\nHost: x\r\n") }
+                // While they hold their connections, a normal client is served: every holder is
+                // still connected after its answers, so those answers did not wait for the cut-off.
+                for _ in 0..<20 {
+                    #expect(try await harness.request(.GET, harness.daemonURL + "/healthz", token: nil).status == 200)
+                }
+                let stillHeld = !idle.contains { $0.closedByServer } && !dribblers.contains { $0.closedByServer }
+                if ContinuousClock.now - beforeConnecting < .seconds(9) {
+                    #expect(stillHeld, "served only after the holders were cut off")
+                    told = true
+                }
             }
-            #expect(!idle.contains { $0.closedByServer } && !dribblers.contains { $0.closedByServer }, "served only after the holders were cut off")
+            #expect(told, "three rounds of 20 requests each took more than 9 s: too slow to tell")
 
             // Oversized headers: refused and closed, not buffered.
             let big = try await Connection.open(1, port: port)[0]

@@ -21,20 +21,33 @@ public final class AdminBudget: Sendable {
     }
 
     private let state = Mutex([String: CloudState]())
+    /// Replicas spending the same accounts' budgets (SPEC §12): each spends its share.
+    private let replicas = Atomic<Int>(1)
     let window: TimeInterval
 
     public init(window: TimeInterval = 3600) {
         self.window = window
     }
 
+    /// Several replicas share each budget: this one spends at most its share (at least 1 a hour).
+    public func share(among count: Int) {
+        replicas.store(max(1, count), ordering: .relaxed)
+    }
+
+    private func share(of limit: Int) -> Int {
+        max(1, limit / replicas.load(ordering: .relaxed))
+    }
+
     /// Seconds until a call on `cloud` is allowed, or nil when one is allowed now. Does not spend.
     public func wait(cloud: String, limit: Int, now: Date = Date()) -> Double? {
-        state.withLock { state in Self.wait(&state[cloud, default: .init()], limit: limit, window: window, now: now) }
+        let limit = share(of: limit)
+        return state.withLock { state in Self.wait(&state[cloud, default: .init()], limit: limit, window: window, now: now) }
     }
 
     /// Spends one call if the budget allows it now; else returns the seconds to wait.
     public func spend(cloud: String, limit: Int, now: Date = Date()) -> Double? {
-        state.withLock { state in
+        let limit = share(of: limit)
+        return state.withLock { state in
             if let wait = Self.wait(&state[cloud, default: .init()], limit: limit, window: window, now: now) { return wait }
             state[cloud, default: .init()].calls.append(now)
             return nil

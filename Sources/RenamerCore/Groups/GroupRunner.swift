@@ -54,6 +54,11 @@ public final class GroupRunner: Sendable {
 
     /// Items of one folder rename waiting for their call before listing pauses.
     static let window = 1000
+    /// Items of one folder rename not final yet (most confirming their invalidation) before
+    /// listing pauses: what bounds a large folder's memory while the CDN takes its time.
+    static let unfinishedWindow = 10_000
+    /// Public IDs under the target folder a dry run keeps to find collisions.
+    static let maxDryRunTargets = 100_000
     /// Page size of the Admin API listing (Cloudinary's maximum).
     static let pageSize = 500
 
@@ -82,7 +87,7 @@ public final class GroupRunner: Sendable {
 
     /// Whether the runner (rather than the queue alone) runs `job`: fixed-mode folder renames,
     /// every dry run and every batch.
-    static func runs(_ job: RenameJob) -> Bool {
+    public static func runs(_ job: RenameJob) -> Bool {
         job.kind == .batch || (job.kind == .folderRename && (job.group?.folderMode == .fixed || job.group?.dryRun == true))
     }
 
@@ -94,12 +99,9 @@ public final class GroupRunner: Sendable {
             // A dry run's items are recorded for the plan, and never run.
             let now = clock.now()
             for item in items { _ = try? store.transition(item.id, now: now) { job throws(JobTransitionError) in try job.cancel(at: now) } }
-            active.withLock { $0[parent.id] = Active(listingDone: false, holdsPrefixes: parent.kind == .folderRename) }
-            if parent.kind == .folderRename && parent.group?.folderMode == .fixed {
-                queue.hold(parent)
-            } else {
-                tasks.spawn { [self] in await dryRun(parent.id) }
-            }
+            // A dry run changes nothing, so it holds no prefix.
+            active.withLock { $0[parent.id] = Active(listingDone: false, holdsPrefixes: false) }
+            tasks.spawn { [self] in await dryRun(parent.id) }
             return
         }
         switch parent.kind {
@@ -122,12 +124,19 @@ public final class GroupRunner: Sendable {
         let total = counts.values.reduce(0, +)
         let waiting = (counts[.queued] ?? 0) + (counts[.renaming] ?? 0)
         let final = (counts[.completed] ?? 0) + (counts[.failed] ?? 0) + (counts[.cancelled] ?? 0)
-        let holds = parent.kind == .folderRename && parent.group?.dryRun != true
         let dryRun = parent.group?.dryRun == true
-        var state = Active(listingDone: parent.kind == .batch ? !dryRun : parent.status == .renaming, holdsPrefixes: holds)
+        let holds = parent.kind == .folderRename && !dryRun
+        // A cancel or a listing failure recorded before the restart stops the listing for good.
+        let stopped = parent.group?.cancelRequested == true || parent.group?.failure != nil
+        var state = Active(
+            listingDone: parent.kind == .batch ? !dryRun : parent.status == .renaming || stopped,
+            holdsPrefixes: holds
+        )
         state.created = total
         state.callsEnded = total - waiting
         state.final = final
+        state.cancelRequested = parent.group?.cancelRequested == true
+        state.failure = parent.group?.failure
         active.withLock { $0[parent.id] = state }
         _ = update(parent.id) { job in
             job.group?.counts = .init(
@@ -137,28 +146,34 @@ public final class GroupRunner: Sendable {
                 skipped: counts[.cancelled] ?? 0
             )
         }
+        if dryRun {
+            tasks.spawn { [self] in await self.dryRun(parent.id) }
+            return
+        }
         switch parent.status {
         case .queued:
             if parent.kind == .folderRename {
                 queue.hold(parent)
-            } else if dryRun {
-                tasks.spawn { [self] in await self.dryRun(parent.id) }
             } else {
                 _ = update(parent.id) { job throws(JobTransitionError) in try job.startItems() }
                 finishIfDone(parent.id)
             }
-        case .listing:
-            if holds { queue.hold(parent, granted: true) }
-            tasks.spawn { [self] in
-                if dryRun { await self.dryRun(parent.id) } else { await list(parent.id, resumed: true) }
-            }
-        case .renaming:
+        case .listing where !stopped:
+            queue.hold(parent, granted: true)
+            tasks.spawn { [self] in await list(parent.id, resumed: true) }
+        case .listing, .renaming:
             if holds { queue.hold(parent, granted: true) }
             releaseHoldIfCallsEnded(parent.id)
             finishIfDone(parent.id)
         default:
             break
         }
+    }
+
+    /// Whether the items of `parent` that have not started are not to run (its caller cancelled
+    /// it, or its listing failed, before a restart): recovery cancels them.
+    func isStopping(_ parent: String) -> Bool {
+        active.withLock { state in state[parent].map { $0.cancelRequested || $0.failure != nil } ?? false }
     }
 
     private func holdGranted(_ id: String) {
@@ -245,10 +260,13 @@ public final class GroupRunner: Sendable {
             }
         }
         active.withLock { $0[id]?.cancelRequested = true }
+        _ = update(id) { $0.group?.cancelRequested = true }
         for item in store.workingJobs where item.parent == id && item.status == .queued {
             _ = try await queue.cancel(item.id, client: item.client)
         }
         finishIfDone(id)
+        // The answer promises the cancel: it survives a restart.
+        try? await store.storage.sync()
         if let job = store.workingJob(id) { return job }
         return try await store.job(id, client: client)
     }
@@ -282,6 +300,7 @@ public final class GroupRunner: Sendable {
             case .failure(let failed):
                 logger.error("folder listing failed", metadata: ["job_id": "\(id)", "code": "\(failed.error.code)"])
                 active.withLock { $0[id]?.failure = failed.error }
+                _ = update(id) { $0.group?.failure = failed.error }
                 await cancelQueuedItems(of: id)
                 progress.pair = pairs.count
                 continue
@@ -289,12 +308,15 @@ public final class GroupRunner: Sendable {
             var created = 0
             for publicID in page where publicID.hasPrefix(parent.fromPublicID + "/") {
                 let item = makeItem(parent, publicID: publicID, resourceType: resourceType, type: type)
-                if checkExisting, (try? await store.job(item.id)) != nil { continue }
-                while !store.insert(item, idempotencyKey: nil, body: .null, capacity: configuration.queue.capacity) {
-                    // The queue is full: wait for room (bounded by the queue's capacity, not this folder).
-                    try? await Task.sleep(for: .milliseconds(100))
-                    if Task.isCancelled { return }
+                if store.workingJob(item.id) != nil { continue }
+                if checkExisting {
+                    // The first page after a restart may have been listed before: its items exist.
+                    guard let exists = await exists(item.id) else { return }
+                    if exists { continue }
                 }
+                // Items take no room in `queue.capacity`: the windows bound them per folder, and a
+                // full queue of jobs waiting for this folder's hold must not stop its listing.
+                guard store.insert(item, idempotencyKey: nil, body: .null, capacity: .max) else { continue }
                 active.withLock { $0[id]?.created += 1 }
                 queue.enqueue(item)
                 created += 1
@@ -321,13 +343,28 @@ public final class GroupRunner: Sendable {
         finishIfDone(id)
     }
 
-    /// Waits while ``window`` items of `id` wait for their call.
+    /// Waits while ``window`` items of `id` wait for their call, or ``unfinishedWindow`` are not
+    /// final.
     private func waitForWindow(_ id: String) async {
         while !Task.isCancelled {
-            let waiting = active.withLock { state in state[id].map { $0.created - $0.callsEnded } ?? 0 }
-            if waiting < Self.window { return }
+            let (waiting, unfinished) = active.withLock { state in state[id].map { ($0.created - $0.callsEnded, $0.created - $0.final) } ?? (0, 0) }
+            if waiting < Self.window && unfinished < Self.unfinishedWindow { return }
             try? await Task.sleep(for: .milliseconds(20))
         }
+    }
+
+    /// Whether job `id` is in storage, asking again while storage cannot answer; nil once the
+    /// runner is stopping.
+    private func exists(_ id: String) async -> Bool? {
+        while !Task.isCancelled {
+            do {
+                return try await store.job(id) != nil
+            } catch {
+                logger.warning("storage unavailable; listing waits", metadata: ["job_id": "\(id)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        return nil
     }
 
     private func cancelQueuedItems(of id: String) async {
@@ -429,18 +466,36 @@ public final class GroupRunner: Sendable {
         }
         var plan = RenameJob.Group.Plan(items: 0, existingTargets: [], sample: [])
         if parent.kind == .folderRename {
-            var existing: Set<String> = []
             for (resourceType, type) in Self.pairs(parent) {
-                guard let targets = await listAll(parent.toPublicID + "/", resourceType, type, cloud: cloud, job: id) else { return }
-                for target in targets { existing.insert("\(resourceType.rawValue)/\(type.rawValue)/\(target)") }
-                guard let sources = await listAll(parent.fromPublicID + "/", resourceType, type, cloud: cloud, job: id) else { return }
-                for source in sources where source.hasPrefix(parent.fromPublicID + "/") {
-                    let target = parent.toPublicID + "/" + source.dropFirst(parent.fromPublicID.count + 1)
-                    plan.add(
-                        .init(from: source, to: target, resourceType: resourceType, type: type),
-                        exists: existing.contains("\(resourceType.rawValue)/\(type.rawValue)/\(target)")
+                // The targets that exist (bounded), then the sources page by page against them.
+                var existing: Set<String> = []
+                guard
+                    await listPages(
+                        parent.toPublicID + "/",
+                        resourceType,
+                        type,
+                        cloud: cloud,
+                        job: id,
+                        { page in
+                            for target in page where existing.count < Self.maxDryRunTargets { existing.insert(target) }
+                        }
                     )
-                }
+                else { return }
+                guard
+                    await listPages(
+                        parent.fromPublicID + "/",
+                        resourceType,
+                        type,
+                        cloud: cloud,
+                        job: id,
+                        { page in
+                            for source in page where source.hasPrefix(parent.fromPublicID + "/") {
+                                let target = parent.toPublicID + "/" + source.dropFirst(parent.fromPublicID.count + 1)
+                                plan.add(.init(from: source, to: target, resourceType: resourceType, type: type), exists: existing.contains(target))
+                            }
+                        }
+                    )
+                else { return }
             }
         } else {
             // A batch: each item's target, as it will be when the item runs (an earlier item of
@@ -466,37 +521,36 @@ public final class GroupRunner: Sendable {
 
     private func finishDryRun(_ id: String, _ plan: RenameJob.Group.Plan, at now: Date) {
         active.withLock { $0[id] = nil }
-        queue.release(hold: id)
         guard let job = update(id, { job throws(JobTransitionError) in try job.completeDryRun(plan, at: now) }) else { return }
         Counter(label: "renamer_jobs_finished_total", dimensions: [("status", job.status.rawValue)], factory: metrics).increment()
         logger.info("dry run finished", metadata: ["job_id": "\(id)", "items": "\(plan.items)", "existing_targets": "\(plan.existingTargets.count)"])
         onFinal(job)
     }
 
-    /// Every public ID under `prefix`, or nil when the listing failed (the job failed then).
-    private func listAll(
+    /// Lists every page under `prefix`, handing each to `take`; false when the listing failed (the
+    /// job failed then).
+    private func listPages(
         _ prefix: String,
         _ resourceType: ResourceType,
         _ type: DeliveryType,
         cloud: RenamerConfiguration.Cloud,
-        job: String
-    ) async -> [String]? {
-        var ids: [String] = []
+        job: String,
+        _ take: ([String]) -> Void
+    ) async -> Bool {
         var cursor: String?
         repeat {
             switch await listPage(prefix, resourceType, type, cursor: cursor, cloud: cloud, job: job) {
             case .success(let (page, next)):
-                ids += page
+                take(page)
                 cursor = next
             case .failure(let failed):
                 active.withLock { $0[job] = nil }
-                queue.release(hold: job)
                 let now = clock.now()
                 if let job = update(job, { job throws(JobTransitionError) in try job.fail(failed.error, at: now) }) { onFinal(job) }
-                return nil
+                return false
             }
         } while cursor != nil && !Task.isCancelled
-        return ids
+        return !Task.isCancelled
     }
 
     /// Whether a batch item's target exists now (Admin API lookup; unavailable counts as unknown:

@@ -72,6 +72,10 @@ public struct RenameJob: Sendable, Equatable {
         public var listing: Listing?
         /// A dry run's result (set when it completes).
         public var plan: Plan?
+        /// The caller cancelled it (`DELETE`): no more items start; it ends `cancelled`.
+        public var cancelRequested = false
+        /// Why its listing failed: no more items are listed; it ends `failed` with this error.
+        public var failure: JobError?
 
         public init(folderMode: RenamerConfiguration.FolderMode?, resourceTypes: [ResourceType], dryRun: Bool, counts: Counts = .init()) {
             self.folderMode = folderMode

@@ -266,7 +266,7 @@ public final class JobLifecycle: Sendable {
         // Folder renames and batches count their items again from storage, before anything runs.
         var itemCounts: [String: [JobStatus: Int]] = [:]
         for (job, _) in startup.unfinished where GroupRunner.runs(job) && !job.status.isFinal {
-            itemCounts[job.id] = (try? await store.storage.itemCounts(parent: job.id)) ?? [:]
+            itemCounts[job.id] = await countItems(of: job.id)
         }
         store.restore(startup)
         let dryRuns = Set(startup.unfinished.lazy.filter { $0.job.group?.dryRun == true }.map(\.job.id))
@@ -281,6 +281,16 @@ public final class JobLifecycle: Sendable {
                 // A dry run's item is never run (the process stopped before it was recorded so).
                 let now = clock.now()
                 _ = try? store.transition(job.id, now: now) { job throws(JobTransitionError) in try job.cancel(at: now) }
+                continue
+            }
+            if let parent = job.parent, job.status == .queued, groups.isStopping(parent) {
+                // Its folder rename was cancelled (or its listing failed) before the restart.
+                let now = clock.now()
+                if let cancelled = try? store.transition(job.id, now: now, { job throws(JobTransitionError) in try job.cancel(at: now) }) {
+                    groups.itemCallEnded(cancelled)
+                    groups.itemFinal(cancelled)
+                }
+                resumed += 1
                 continue
             }
             switch job.status {
@@ -299,6 +309,24 @@ public final class JobLifecycle: Sendable {
             resumed += 1
         }
         return resumed
+    }
+
+    /// How many items of `parent` are in each status, asking storage again while it cannot answer
+    /// (a takeover right after a database outage): counting them as none would end the parent
+    /// early. After a minute it gives up with what it has and says so.
+    private func countItems(of parent: String) async -> [JobStatus: Int] {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while true {
+            do {
+                return try await store.storage.itemCounts(parent: parent)
+            } catch {
+                guard ContinuousClock.now < deadline, !Task.isCancelled else {
+                    logger.critical("cannot count the items of a folder rename or batch", metadata: ["job_id": "\(parent)", "error": "\(error)"])
+                    return [:]
+                }
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
     }
 
     // MARK: Several replicas (SPEC §12)
@@ -330,6 +358,7 @@ public final class JobLifecycle: Sendable {
                 if let census = try? await replicas.census() {
                     store.noteUnfinishedEverywhere(census.unfinishedRenames)
                     queue.shareLimits(among: census.replicas)
+                    queue.cloudinary.adminBudget?.share(among: census.replicas)
                 }
             }
             tick += 1

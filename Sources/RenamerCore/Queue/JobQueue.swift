@@ -358,7 +358,7 @@ public final class JobQueue: @unchecked Sendable {
     private func start(_ id: String) {
         guard var entry = entries[id] else { return }
         guard let queued = store.workingJob(id), let cloud = configuration.clouds[queued.cloud] else {
-            endRenamePhase(id)
+            endRenamePhase(id, fromPump: true)
             return
         }
         // Admin API work waits while the cloud's budget is spent, and stays queued meanwhile.
@@ -376,7 +376,7 @@ public final class JobQueue: @unchecked Sendable {
             // With several replicas the job stays queued (and may be cancelled) until its call is
             // claimed; `run` starts it then.
             guard queued.status == .queued || queued.isStarted else {
-                endRenamePhase(id)
+                endRenamePhase(id, fromPump: true)
                 return
             }
             job = queued
@@ -387,9 +387,13 @@ public final class JobQueue: @unchecked Sendable {
                     if !job.isStarted { try job.startRenaming() }
                 }
             } catch {
-                // Cancelled while it waited: the race cancel is allowed to win.
-                if case .illegal(_, .cancelled, _) = error {} else { error.report(logger: logger, metrics: metrics) }
-                endRenamePhase(id)
+                // Cancelled while it waited (and maybe gone from memory already, its write
+                // committed): the race cancel is allowed to win.
+                switch error {
+                case .illegal(_, .cancelled, _), .unknownJob: break
+                default: error.report(logger: logger, metrics: metrics)
+                }
+                endRenamePhase(id, fromPump: true)
                 return
             }
         }
@@ -499,7 +503,11 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     /// Releases the job's public IDs and promotes the jobs that were waiting for them.
-    private func endRenamePhase(_ id: String) {
+    ///
+    /// - Parameter fromPump: Called from ``start(_:)`` inside ``pump()``: the next pump is queued
+    ///   rather than called, or a run of jobs cancelled while they waited on the ready list would
+    ///   recurse once per job (a folder rename's cancel once overflowed the stack with 1,000).
+    private func endRenamePhase(_ id: String, fromPump: Bool = false) {
         guard let entry = entries.removeValue(forKey: id) else { return }
         readyIDs.remove(id)
         for holder in holdsWaitingForJob.removeValue(forKey: id) ?? [] {
@@ -517,7 +525,11 @@ public final class JobQueue: @unchecked Sendable {
             else { continue }
             markReady(head, cloud: headEntry.cloud)
         }
-        pump()
+        if fromPump {
+            scheduler.async { [self] in pump() }
+        } else {
+            pump()
+        }
     }
 
     // MARK: - Running one job (off the scheduler)

@@ -31,6 +31,15 @@ extension StoredJob {
             let values = counts.map { $0.intValue ?? 0 }
             job.group?.counts = .init(items: values[0], renamed: values[1], failed: values[2], skipped: values[3])
         }
+        if case .bool(true)? = fields["cancelRequested"] { job.group?.cancelRequested = true }
+        if let code = fields["failureCode"]?.stringValue {
+            job.group?.failure = .init(
+                code: code,
+                message: fields["failureMessage"]?.stringValue ?? "",
+                cloudinaryStatus: fields["failureStatus"]?.intValue
+            )
+        }
+        if let attempts = fields["attempts"]?.intValue { job.attempts = attempts }
         if let pair = fields["listingPair"]?.intValue {
             job.group?.listing = .init(pair: pair, cursor: fields["listingCursor"]?.stringValue)
         }

@@ -38,6 +38,16 @@ extension StoredJob: JSONWritable {
                 json.seconds(nextAttemptAt)
             }
             if let parent = job.parent { json.field("parent", parent) }
+            if job.group?.cancelRequested == true { json.field("cancelRequested", true) }
+            if let failure = job.group?.failure {
+                json.field("failureCode", failure.code)
+                json.field("failureMessage", failure.message)
+                json.field("failureStatus", failure.cloudinaryStatus)
+            }
+            if job.kind.hasItems {
+                // Not in those kinds' API form; a restart still counts the calls made.
+                json.field("attempts", job.attempts)
+            }
             if let listing = job.group?.listing {
                 json.field("listingPair", listing.pair)
                 if let cursor = listing.cursor { json.field("listingCursor", cursor) }

@@ -162,7 +162,9 @@ enum JobRequests {
                     continue
                 }
                 var itemReader = FieldReader(fields.filter { $0.key != "invalidate" }, prefix: prefix, allowed: itemFields)
-                if fields["invalidate"] != nil { itemReader.fail("invalidate", "set invalidate on the batch: it applies to every item") }
+                if let invalidate = fields["invalidate"], invalidate != .null {
+                    itemReader.fail("invalidate", "set invalidate on the batch: it applies to every item")
+                }
                 if let order = RenameRequest.read(&itemReader) { orders.append(order) }
                 reader.errors += itemReader.errors
             }

@@ -198,7 +198,7 @@ struct JobRoutes: Sendable {
         }
         // A running folder rename or batch stops: items not started are cancelled, the job ends
         // once its started items have (SPEC §11).
-        let stopping = kind.hasItems && !job.status.isFinal
+        let stopping = GroupRunner.runs(job) && !job.status.isFinal
         guard job.status == .cancelled || stopping else {
             throw Problem(.conflict, "already-started", "the job already called Cloudinary (status \(job.status.rawValue))")
         }
@@ -268,9 +268,11 @@ struct JobRoutes: Sendable {
         guard let page = try await lifecycle.store.storage.items(parent: parent.id, limit: limit, after: after) else {
             throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: [Self.notACursor])
         }
-        let base = configuration.clouds[parent.cloud]?.deliveryBaseURL ?? ""
-        // An item still in memory is newer than what storage last committed.
-        let items = page.jobs.map { ItemEntry(job: lifecycle.store.workingJob($0.id) ?? $0, deliveryBaseURL: base) }
+        // An item still in memory is newer than what storage last committed; a batch's items may
+        // be on different clouds.
+        let items = page.jobs.map { item in
+            ItemEntry(job: lifecycle.store.workingJob(item.id) ?? item, deliveryBaseURL: configuration.clouds[item.cloud]?.deliveryBaseURL ?? "")
+        }
         let body = ItemPage(items: items, nextCursor: page.next.map(Self.encodeCursor))
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.encode(body))))
     }
