@@ -181,6 +181,24 @@ struct JobQueueTests {
         #expect((try await fixture.store.job(id))?.attempts == 1)
     }
 
+    /// The call that timed out is still being applied while the lookups run: the source is gone
+    /// and the target not there yet. That is looked at again, never failed at once.
+    @Test func neitherAssetFoundDuringAMoveIsLookedAtAgain() async throws {
+        let fixture = try await QueueFixture()
+        fixture.cloudinary.script(.outcomeUnknown(reason: "read timeout"))
+        fixture.cloudinary.scriptLookup("a", .notFound, .notFound)
+        fixture.cloudinary.scriptLookup("b", .notFound, .found(.init(publicID: "b", version: 3, secureURL: nil)))
+        let id = fixture.submit("a", "b")
+        for _ in 0..<2 {
+            #expect(await fixture.waitForRetry())
+            fixture.clock.advance(by: 60)
+        }
+        #expect(await fixture.waitFor(id, .completed))
+        #expect(fixture.cloudinary.calls.count == 1)
+        // Source first, then target, each time.
+        #expect(fixture.cloudinary.state.withLock { $0.lookups } == ["a", "b", "a", "b"])
+    }
+
     @Test func unknownOutcomeThatWasNotAppliedIsRetried() async throws {
         let fixture = try await QueueFixture()
         fixture.cloudinary.script(.outcomeUnknown(reason: "connection reset"))

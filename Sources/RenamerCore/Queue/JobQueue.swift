@@ -581,6 +581,9 @@ public final class JobQueue: @unchecked Sendable {
         }
     }
 
+    /// Lookups that find neither the source nor the target before a job is failed as not found.
+    static let reconciliationsBeforeNotFound = 3
+
     /// How soon a job whose public ID another replica holds asks again.
     static let claimRetrySeconds = 0.2
     /// How long a cloud whose slots are all taken on the other replicas waits before asking again
@@ -609,8 +612,12 @@ public final class JobQueue: @unchecked Sendable {
         case .batch: return .failed(.init(code: "internal", message: "a batch makes no call of its own"))
         }
         let targetType = job.toType ?? job.type
-        let target = await cloudinary.lookup(publicID: job.toPublicID, resourceType: job.resourceType, type: targetType, cloud: context.cloud)
+        // The source first: a call still being applied at Cloudinary moves the asset between the
+        // two lookups at worst from "source found" (not applied: attempt, whose 404 brings us
+        // back here) to "target found". Target first, that move read as "neither exists" and
+        // failed a rename that happened (seen once under load).
         let source = await cloudinary.lookup(publicID: job.fromPublicID, resourceType: job.resourceType, type: job.type, cloud: context.cloud)
+        let target = await cloudinary.lookup(publicID: job.toPublicID, resourceType: job.resourceType, type: targetType, cloud: context.cloud)
         switch (source, target) {
         case (.notFound, .found(let result)):
             logger.info("reconciled: rename had been applied", metadata: ["job_id": "\(job.id)"])
@@ -618,6 +625,10 @@ public final class JobQueue: @unchecked Sendable {
         case (.found, _):
             logger.info("reconciled: rename not applied", metadata: ["job_id": "\(job.id)"])
             return nil
+        case (.notFound, .notFound) where context.reconciliations < Self.reconciliationsBeforeNotFound:
+            // Both gone may be a moment in the middle of an asset being moved: look again.
+            logger.notice("reconciliation found neither asset; looking again", metadata: ["job_id": "\(job.id)"])
+            return .retry(delay: retry.delay(afterAttempts: context.reconciliations, retryAfter: nil), pauseCloud: false, next: .reconcile)
         case (.notFound, .notFound):
             return .failed(
                 .init(code: "cloudinary_not_found", message: "neither \(job.fromPublicID) nor \(job.toPublicID) exists", cloudinaryStatus: 404)
@@ -634,14 +645,17 @@ public final class JobQueue: @unchecked Sendable {
     /// the source does not.
     private func reconcileFolder(_ context: RunContext) async -> RunResult? {
         let job = context.job
-        let target = await cloudinary.folderExists(job.toPublicID, cloud: context.cloud)
+        // The source first, for the reason `reconcile` gives.
         let source = await cloudinary.folderExists(job.fromPublicID, cloud: context.cloud)
+        let target = await cloudinary.folderExists(job.toPublicID, cloud: context.cloud)
         switch (source, target) {
         case (.notFound, .found):
             logger.info("reconciled: folder rename had been applied", metadata: ["job_id": "\(job.id)"])
             return .renamed(.init(publicID: job.toPublicID, version: nil, secureURL: nil))
         case (.found, _):
             return nil
+        case (.notFound, .notFound) where context.reconciliations < Self.reconciliationsBeforeNotFound:
+            return .retry(delay: retry.delay(afterAttempts: context.reconciliations, retryAfter: nil), pauseCloud: false, next: .reconcile)
         case (.notFound, .notFound):
             return .failed(
                 .init(code: "cloudinary_not_found", message: "neither folder \(job.fromPublicID) nor \(job.toPublicID) exists", cloudinaryStatus: 404)
