@@ -105,15 +105,10 @@ struct Demo: AsyncParsableCommand {
         timeline.step("seeded", "asset \(from) in the emulator; its URL answers 200 from the CDN")
 
         let base = "http://127.0.0.1:\(daemonPort)"
-        var submit = HTTPClientRequest(url: base + "/v1/renames")
-        submit.method = .POST
-        submit.headers.add(name: "Authorization", value: "Bearer \(token)")
-        submit.headers.add(name: "Content-Type", value: "application/json")
         let body: [String: Any] = [
             "from_public_id": from, "to_public_id": to, "invalidate": true, "callback_url": "http://127.0.0.1:\(receiverPort)/hooks/renames",
         ]
-        submit.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
-        let (status, accepted) = try await Self.send(submit)
+        let (status, accepted) = try await Self.post(base + "/v1/renames", body, token: token)
         guard status == 202, let id = accepted["id"] as? String else {
             timeline.step("refused", "POST /v1/renames answered \(status)")
             return false
@@ -123,9 +118,7 @@ struct Demo: AsyncParsableCommand {
         var seen: Set<String> = []
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while ContinuousClock.now < deadline {
-            var poll = HTTPClientRequest(url: base + "/v1/renames/\(id)")
-            poll.headers.add(name: "Authorization", value: "Bearer \(token)")
-            let (_, job) = try await Self.send(poll)
+            let (_, job) = try await Self.get(base + "/v1/renames/\(id)", token: token)
             let result = job["result"] as? [String: Any]
             let invalidation = job["invalidation"] as? [String: Any]
             let callback = job["callback"] as? [String: Any]
@@ -184,15 +177,10 @@ struct Demo: AsyncParsableCommand {
         timeline.step("seeded", "folder products/spring: 50 images and 10 videos (fixed folders: the folder is the public IDs' prefix)")
         let callbacksBefore = receiver.deliveries.count
         let base = "http://127.0.0.1:\(daemonPort)"
-        var submit = HTTPClientRequest(url: base + "/v1/folder-renames")
-        submit.method = .POST
-        submit.headers.add(name: "Authorization", value: "Bearer \(token)")
-        submit.headers.add(name: "Content-Type", value: "application/json")
         let body: [String: Any] = [
             "from_folder": "products/spring", "to_folder": "products/summer", "callback_url": "http://127.0.0.1:\(receiverPort)/hooks/folders",
         ]
-        submit.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
-        let (status, accepted) = try await Self.send(submit)
+        let (status, accepted) = try await Self.post(base + "/v1/folder-renames", body, token: token)
         guard status == 202, let id = accepted["id"] as? String else {
             timeline.step("refused", "POST /v1/folder-renames answered \(status)")
             return false
@@ -201,9 +189,7 @@ struct Demo: AsyncParsableCommand {
         var seen: Set<String> = []
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while ContinuousClock.now < deadline {
-            var poll = HTTPClientRequest(url: base + "/v1/folder-renames/\(id)")
-            poll.headers.add(name: "Authorization", value: "Bearer \(token)")
-            let (_, job) = try await Self.send(poll)
+            let (_, job) = try await Self.get(base + "/v1/folder-renames/\(id)", token: token)
             let result = job["result"] as? [String: Any] ?? [:]
             let items = result["items"] as? Int ?? 0
             let renamed = result["renamed"] as? Int ?? 0
@@ -241,6 +227,21 @@ struct Demo: AsyncParsableCommand {
         }
         timeline.step("timeout", "gave up after \(Int(timeout)) s")
         return false
+    }
+
+    static func post(_ url: String, _ body: [String: Any], token: String) async throws -> (Int, [String: Any]) {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
+        return try await send(request)
+    }
+
+    static func get(_ url: String, token: String) async throws -> (Int, [String: Any]) {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        return try await send(request)
     }
 
     static func send(_ request: HTTPClientRequest) async throws -> (Int, [String: Any]) {

@@ -178,114 +178,103 @@ struct FolderRenameCommandTests {
         }
     }
 
+    /// A journal in a temporary folder for `body` (its `storage.path` setting), removed after.
+    static func withJournal(_ name: String, _ body: (String) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await body("storage.path=\(directory.appending(path: "renamer.sqlite").path)")
+    }
+
+    /// Starts a daemon again on `journal` and waits until folder rename `id` is final; returns its
+    /// JSON, and stops the daemon.
+    static func restartAndWaitFinal(_ world: World, journal: String, id: String, timeout: Double) async throws -> [String: Any] {
+        let (restarted, port) = try await ServeTests.startDaemon(settings(world.emulatorPort, folderMode: "fixed", [journal]))
+        let url = "http://127.0.0.1:\(port)/v1/folder-renames/\(id)"
+        let final = await waitFor(timeout: timeout) { () -> [String: Any]? in
+            guard let job = (try? await call(.GET, url, body: nil, token: token).1) as? [String: Any],
+                ["completed", "failed", "cancelled"].contains(job["status"] as? String ?? "")
+            else { return nil }
+            return job
+        }
+        restarted.signal(SIGTERM)
+        _ = await restarted.waitForExit(timeout: 30)
+        return try #require(final, "\(restarted.standardError.suffix(3000))")
+    }
+
+    /// The number of distinct public IDs the emulator renamed so far.
+    static func appliedCount(_ world: World) async -> Int {
+        ((try? await world.emulatorCall(.GET, "/_emulator/renames").1) as? [String: Int])?.count ?? 0
+    }
+
     /// `kill -9` in the middle of a fixed-mode folder rename: after a restart on the same journal it
     /// goes on where it stood (listing and items), every asset is renamed exactly once, the counts
     /// are right and there is one callback.
     @Test func aFolderRenameSurvivesKillDashNine() async throws {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "folder-kill-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let journal = "storage.path=\(directory.appending(path: "renamer.sqlite").path)"
-        try await Self.withWorld(folderMode: "fixed", [journal, "clouds.main.max_concurrent_requests=4"]) { world in
-            let seeds: [[String: Any]] = (0..<1_200).map { ["public_id": "products/big/a\($0)"] }
-            #expect(try await world.emulatorCall(.POST, "/_emulator/assets", seeds).0 == 201)
-            // Slow renames, so that the kill lands mid-folder with calls in flight.
-            _ = try await world.emulatorCall(.POST, "/_emulator/faults", ["operation": "rename", "hang_seconds": 0.01])
-            let (status, accepted) = try await world.daemonCall(
-                .POST,
-                "/v1/folder-renames",
-                ["from_folder": "products/big", "to_folder": "products/moved"]
-            )
-            #expect(status == 202)
-            let id = try #require((accepted as? [String: Any])?["id"] as? String)
-            let applied = await waitFor(timeout: 60) { () -> Int? in
-                let count = ((try? await world.emulatorCall(.GET, "/_emulator/renames").1) as? [String: Int])?.count ?? 0
-                return count >= 300 ? count : nil
-            }
-            #expect(applied != nil, "\(world.logs)")
-            world.daemon.signal(SIGKILL)
-            let atKill = ((try? await world.emulatorCall(.GET, "/_emulator/renames").1) as? [String: Int])?.count ?? 0
-            #expect(atKill < 1_200, "the kill came after the last rename")
-            _ = await world.daemon.waitForExit(timeout: 10)
+        try await Self.withJournal("folder-kill") { journal in
+            try await Self.withWorld(folderMode: "fixed", [journal, "clouds.main.max_concurrent_requests=4"]) { world in
+                let seeds: [[String: Any]] = (0..<1_200).map { ["public_id": "products/big/a\($0)"] }
+                #expect(try await world.emulatorCall(.POST, "/_emulator/assets", seeds).0 == 201)
+                // Slow renames, so that the kill lands mid-folder with calls in flight.
+                _ = try await world.emulatorCall(.POST, "/_emulator/faults", ["operation": "rename", "hang_seconds": 0.01])
+                let (status, accepted) = try await world.daemonCall(
+                    .POST,
+                    "/v1/folder-renames",
+                    ["from_folder": "products/big", "to_folder": "products/moved"]
+                )
+                #expect(status == 202)
+                let id = try #require((accepted as? [String: Any])?["id"] as? String)
+                #expect(await waitUntil(timeout: 60) { await Self.appliedCount(world) >= 300 }, "\(world.logs)")
+                world.daemon.signal(SIGKILL)
+                #expect(await Self.appliedCount(world) < 1_200, "the kill came after the last rename")
+                _ = await world.daemon.waitForExit(timeout: 10)
 
-            let (restarted, port) = try await ServeTests.startDaemon(Self.settings(world.emulatorPort, folderMode: "fixed", [journal]))
-            defer { restarted.signal(SIGKILL) }
-            let url = "http://127.0.0.1:\(port)/v1/folder-renames/\(id)"
-            let final = await waitFor(timeout: 120) { () -> [String: Any]? in
-                guard let job = (try? await Self.call(.GET, url, body: nil, token: Self.token).1) as? [String: Any],
-                    ["completed", "failed", "cancelled"].contains(job["status"] as? String ?? "")
-                else { return nil }
-                return job
+                let job = try await Self.restartAndWaitFinal(world, journal: journal, id: id, timeout: 120)
+                #expect(job["status"] as? String == "completed")
+                let result = job["result"] as? [String: Any] ?? [:]
+                #expect(result["items"] as? Int == 1_200 && result["renamed"] as? Int == 1_200, "\(result)")
+                let renames = try #require(try await world.emulatorCall(.GET, "/_emulator/renames").1 as? [String: Int])
+                #expect(renames.count == 1_200 && renames.values.allSatisfy { $0 == 1 }, "\(renames.filter { $0.value != 1 })")
+                #expect(
+                    await waitUntil(timeout: 10) {
+                        (try? await world.emulatorCall(.GET, "/_emulator/callbacks").1 as? [String: Int])?["received"] == 1
+                    }
+                )
             }
-            let job = try #require(final, "\(restarted.standardError.suffix(3000))")
-            #expect(job["status"] as? String == "completed")
-            let result = job["result"] as? [String: Any] ?? [:]
-            #expect(result["items"] as? Int == 1_200 && result["renamed"] as? Int == 1_200, "\(result)")
-            let renames = try #require(try await world.emulatorCall(.GET, "/_emulator/renames").1 as? [String: Int])
-            #expect(renames.count == 1_200 && renames.values.allSatisfy { $0 == 1 }, "\(renames.filter { $0.value != 1 })")
-            #expect(
-                await waitUntil(timeout: 10) { (try? await world.emulatorCall(.GET, "/_emulator/callbacks").1 as? [String: Int])?["received"] == 1 }
-            )
-            restarted.signal(SIGTERM)
-            _ = await restarted.waitForExit(timeout: 30)
         }
     }
 
     /// A folder rename cancelled mid-way, then `kill -9`: after the restart it lists nothing more,
     /// starts none of its remaining items, and ends `cancelled` with every item counted once.
     @Test func aCancelSurvivesKillDashNine() async throws {
-        let directory = FileManager.default.temporaryDirectory.appending(path: "folder-cancel-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let journal = "storage.path=\(directory.appending(path: "renamer.sqlite").path)"
-        try await Self.withWorld(folderMode: "fixed", [journal, "clouds.main.max_concurrent_requests=2"]) { world in
-            let seeds: [[String: Any]] = (0..<1_500).map { ["public_id": "products/big/a\($0)"] }
-            #expect(try await world.emulatorCall(.POST, "/_emulator/assets", seeds).0 == 201)
-            _ = try await world.emulatorCall(.POST, "/_emulator/faults", ["operation": "rename", "hang_seconds": 0.01])
-            let (_, accepted) = try await world.daemonCall(
-                .POST,
-                "/v1/folder-renames",
-                ["from_folder": "products/big", "to_folder": "products/moved"]
-            )
-            let id = try #require((accepted as? [String: Any])?["id"] as? String)
-            _ = await waitFor(timeout: 60) { () -> Int? in
-                let count = ((try? await world.emulatorCall(.GET, "/_emulator/renames").1) as? [String: Int])?.count ?? 0
-                return count >= 50 ? count : nil
-            }
-            let status: Int
-            do {
-                status = try await world.daemonCall(.DELETE, "/v1/folder-renames/\(id)").0
-            } catch {
-                _ = await world.daemon.waitForExit(timeout: 5)
-                Issue.record("\(error)\n\(world.daemon.standardError.suffix(4000))")
-                return
-            }
-            #expect(status == 200)
-            world.daemon.signal(SIGKILL)
-            _ = await world.daemon.waitForExit(timeout: 10)
-            let atKill = ((try? await world.emulatorCall(.GET, "/_emulator/renames").1) as? [String: Int])?.count ?? 0
+        try await Self.withJournal("folder-cancel") { journal in
+            try await Self.withWorld(folderMode: "fixed", [journal, "clouds.main.max_concurrent_requests=2"]) { world in
+                let seeds: [[String: Any]] = (0..<1_500).map { ["public_id": "products/big/a\($0)"] }
+                #expect(try await world.emulatorCall(.POST, "/_emulator/assets", seeds).0 == 201)
+                _ = try await world.emulatorCall(.POST, "/_emulator/faults", ["operation": "rename", "hang_seconds": 0.01])
+                let (_, accepted) = try await world.daemonCall(
+                    .POST,
+                    "/v1/folder-renames",
+                    ["from_folder": "products/big", "to_folder": "products/moved"]
+                )
+                let id = try #require((accepted as? [String: Any])?["id"] as? String)
+                #expect(await waitUntil(timeout: 60) { await Self.appliedCount(world) >= 50 }, "\(world.logs)")
+                #expect(try await world.daemonCall(.DELETE, "/v1/folder-renames/\(id)").0 == 200, "\(world.logs)")
+                world.daemon.signal(SIGKILL)
+                _ = await world.daemon.waitForExit(timeout: 10)
+                let atKill = await Self.appliedCount(world)
 
-            let (restarted, port) = try await ServeTests.startDaemon(Self.settings(world.emulatorPort, folderMode: "fixed", [journal]))
-            defer { restarted.signal(SIGKILL) }
-            let url = "http://127.0.0.1:\(port)/v1/folder-renames/\(id)"
-            let final = await waitFor(timeout: 60) { () -> [String: Any]? in
-                guard let job = (try? await Self.call(.GET, url, body: nil, token: Self.token).1) as? [String: Any],
-                    ["completed", "failed", "cancelled"].contains(job["status"] as? String ?? "")
-                else { return nil }
-                return job
+                let job = try await Self.restartAndWaitFinal(world, journal: journal, id: id, timeout: 60)
+                #expect(job["status"] as? String == "cancelled")
+                let result = job["result"] as? [String: Any] ?? [:]
+                let renamed = result["renamed"] as? Int ?? -1
+                let skipped = result["skipped"] as? Int ?? -1
+                #expect(renamed + skipped == result["items"] as? Int ?? -2 && skipped > 0, "\(result)")
+                let renames = try #require(try await world.emulatorCall(.GET, "/_emulator/renames").1 as? [String: Int])
+                // Calls in flight at the kill may have been applied; nothing started after the restart.
+                #expect(renames.count == renamed && renames.count <= atKill + 2, "\(renames.count) applied, \(atKill) at the kill, \(result)")
+                #expect(renames.values.allSatisfy { $0 == 1 })
             }
-            let job = try #require(final, "\(restarted.standardError.suffix(3000))")
-            #expect(job["status"] as? String == "cancelled")
-            let result = job["result"] as? [String: Any] ?? [:]
-            let renamed = result["renamed"] as? Int ?? -1
-            let skipped = result["skipped"] as? Int ?? -1
-            #expect(renamed + skipped == result["items"] as? Int ?? -2 && skipped > 0, "\(result)")
-            let renames = try #require(try await world.emulatorCall(.GET, "/_emulator/renames").1 as? [String: Int])
-            // Calls in flight at the kill may have been applied; nothing started after the restart.
-            #expect(renames.count == renamed && renames.count <= atKill + 2, "\(renames.count) applied, \(atKill) at the kill, \(result)")
-            #expect(renames.values.allSatisfy { $0 == 1 })
-            restarted.signal(SIGTERM)
-            _ = await restarted.waitForExit(timeout: 30)
         }
     }
 

@@ -131,21 +131,7 @@ public final class JobStore: Sendable {
     ///
     /// - Returns: false when the queue is full (the reservation, if any, is released).
     public func insert(_ job: RenameJob, idempotencyKey: String?, body: JSONValue, capacity: Int) -> Bool {
-        state.withLock { state in
-            guard state.unfinishedRenames + state.othersUnfinished < capacity else {
-                if let key = idempotencyKey { state.accepting.remove(IdempotencyKey(client: job.client, key: key)) }
-                return false
-            }
-            state.unfinishedRenames += 1
-            let sequence = state.nextSequence
-            state.nextSequence += 1
-            state.add(job, sequence: sequence)
-            storage.record(job, sequence: sequence)
-            if let key = idempotencyKey {
-                storage.recordIdempotencyKey(client: job.client, key: key, jobID: job.id, body: body)
-            }
-            return true
-        }
+        insert([job], idempotencyKey: idempotencyKey, body: body, capacity: capacity)
     }
 
     /// Stores new jobs together (a batch and its items, in list order), unless they do not all fit

@@ -215,19 +215,7 @@ struct JobRoutes: Sendable {
             status = JobStatus(rawValue: text)
             if status == nil { errors.append(.init(field: "status", message: "unknown status")) }
         }
-        var limit = 20
-        if let text = query["limit"].map(String.init) {
-            if let value = Int(text), (1...100).contains(value) {
-                limit = value
-            } else {
-                errors.append(.init(field: "limit", message: "must be an integer from 1 to 100"))
-            }
-        }
-        var after: String?
-        if let text = query["cursor"].map(String.init), !text.isEmpty {
-            after = Self.decodeCursor(text, kind: kind)
-            if after == nil { errors.append(Self.notACursor) }
-        }
+        let (limit, after) = Self.page(query, defaultLimit: 20, maxLimit: 100, cursorKind: kind, errors: &errors)
         guard errors.isEmpty else { throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: errors) }
         guard let page = try await lifecycle.store.list(client: client.name, kind: kind, status: status, limit: limit, after: after) else {
             throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: [Self.notACursor])
@@ -250,19 +238,7 @@ struct JobRoutes: Sendable {
         }
         let query = request.uri.queryParameters
         var errors: [Problem.FieldError] = []
-        var limit = 100
-        if let text = query["limit"].map(String.init) {
-            if let value = Int(text), (1...1000).contains(value) {
-                limit = value
-            } else {
-                errors.append(.init(field: "limit", message: "must be an integer from 1 to 1000"))
-            }
-        }
-        var after: String?
-        if let text = query["cursor"].map(String.init), !text.isEmpty {
-            after = Self.decodeCursor(text, kind: .rename)
-            if after == nil { errors.append(Self.notACursor) }
-        }
+        let (limit, after) = Self.page(query, defaultLimit: 100, maxLimit: 1000, cursorKind: .rename, errors: &errors)
         guard errors.isEmpty else { throw Problem(.badRequest, "invalid-query", "invalid query parameters", errors: errors) }
         try? await lifecycle.store.storage.sync()
         guard let page = try await lifecycle.store.storage.items(parent: parent.id, limit: limit, after: after) else {
@@ -275,6 +251,31 @@ struct JobRoutes: Sendable {
         }
         let body = ItemPage(items: items, nextCursor: page.next.map(Self.encodeCursor))
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.encode(body))))
+    }
+
+    /// `limit` (`defaultLimit` without one) and `cursor` (the id of a job of `cursorKind`) of a
+    /// page request; a bad value adds its field to `errors`.
+    static func page(
+        _ query: Parameters,
+        defaultLimit: Int,
+        maxLimit: Int,
+        cursorKind: JobKind,
+        errors: inout [Problem.FieldError]
+    ) -> (limit: Int, after: String?) {
+        var limit = defaultLimit
+        if let text = query["limit"].map(String.init) {
+            if let value = Int(text), (1...maxLimit).contains(value) {
+                limit = value
+            } else {
+                errors.append(.init(field: "limit", message: "must be an integer from 1 to \(maxLimit)"))
+            }
+        }
+        var after: String?
+        if let text = query["cursor"].map(String.init), !text.isEmpty {
+            after = decodeCursor(text, kind: cursorKind)
+            if after == nil { errors.append(notACursor) }
+        }
+        return (limit, after)
     }
 
     /// One item: what was renamed to what, how it ended, and its delivery URLs before and after:
