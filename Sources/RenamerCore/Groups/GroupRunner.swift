@@ -387,6 +387,7 @@ public final class GroupRunner: Sendable {
         while !Task.isCancelled {
             if let wait = cloudinary.adminBudget?.wait(cloud: cloud.name, limit: cloud.adminAPIMaxRequestsPerHour) {
                 logger.debug("Admin API budget spent; listing waits", metadata: ["job_id": "\(job)", "seconds": "\(wait)"])
+                Counter(label: "renamer_admin_api_budget_waits_total", factory: metrics).increment()
                 try? await Task.sleep(for: .seconds(min(wait, 60)))
                 continue
             }

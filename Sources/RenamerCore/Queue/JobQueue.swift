@@ -368,6 +368,7 @@ public final class JobQueue: @unchecked Sendable {
             entry.dispatched = true
             entries[id] = entry
             logger.debug("Admin API budget spent; job waits", metadata: ["job_id": "\(id)", "seconds": "\(wait)"])
+            Counter(label: "renamer_admin_api_budget_waits_total", factory: metrics).increment()
             requeue(id, cloud: entry.cloud, after: wait)
             return
         }

@@ -84,6 +84,11 @@ extension MetricFamily {
         MetricFamily("renamer_cloudinary_request_duration_seconds", .durationHistogram(buckets: callBuckets), "Latency of Cloudinary rename calls."),
         MetricFamily("renamer_retries_total", .counter, "Retries scheduled after a transient error or an unknown outcome."),
         MetricFamily(
+            "renamer_admin_api_budget_waits_total",
+            .counter,
+            "Times Admin API work (asset updates, folder renames, listings) waited because a cloud's Admin API budget was spent."
+        ),
+        MetricFamily(
             "renamer_notifications_total",
             .counter,
             "Cloudinary notifications, by result.",
