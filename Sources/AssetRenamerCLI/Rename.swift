@@ -7,7 +7,8 @@ import NIOHTTP1
 struct Rename: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Submit a rename to a running daemon; with --wait, poll until it ends and print the final job.",
-        discussion: "Exits 0 when the rename was accepted (or, with --wait, completed); 1 otherwise."
+        discussion:
+            "Exits 0 when the rename was accepted (with --wait: completed), 1 when it was refused, failed or was cancelled, 3 when --wait timed out."
     )
 
     @Argument(help: "Public ID to rename.") var from: String
@@ -38,7 +39,8 @@ struct Rename: AsyncParsableCommand {
 struct Move: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Move an asset to another folder (dynamic folders: its URL does not change); with --wait, poll until it ends.",
-        discussion: "Submits POST /v1/asset-updates. Exits 0 when accepted (or, with --wait, completed); 1 otherwise."
+        discussion:
+            "Submits POST /v1/asset-updates. Exits 0 when accepted (with --wait: completed), 1 when refused, failed or cancelled, 3 when --wait timed out."
     )
 
     @Argument(help: "Public ID of the asset.") var publicID: String
@@ -73,7 +75,8 @@ struct FolderRename: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "folder-rename",
         abstract: "Rename a folder (fixed folders: every asset under it); with --wait, print progress until it ends.",
-        discussion: "Submits POST /v1/folder-renames. Exits 0 when accepted (or, with --wait, completed); 1 otherwise."
+        discussion:
+            "Submits POST /v1/folder-renames. Exits 0 when accepted (with --wait: completed), 1 when refused, failed or cancelled, 3 when --wait timed out."
     )
 
     @Argument(help: "The folder to rename.") var from: String
@@ -105,7 +108,7 @@ struct Batch: AsyncParsableCommand {
             FILE (or - for standard input) holds either CSV lines `from,to` (an optional header line \
             `from,to`; fields with commas in double quotes) or JSON lines, one rename object per line \
             (fields of POST /v1/renames but callback_url and invalidate). Items run in file order where \
-            they share a public ID. Exits 0 when accepted (or, with --wait, completed); 1 otherwise.
+            they share a public ID. Exits 0 when accepted (with --wait: completed), 1 when refused, failed or cancelled, 3 when --wait timed out.
             """
     )
 

@@ -12,11 +12,14 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration = try await options.load()
         let logger = Logger.renamer("asset-renamer", configuration.log)
+        // The version and the configuration (secrets redacted), so a log alone says what ran.
         logger.info(
             "starting",
             metadata: [
+                "version": "\(BuildInfo.version)",
+                "config": .array(configuration.summary.split(separator: "\n").map { .string(String($0)) }),
                 "clouds": "\(configuration.clouds.keys.sorted())", "clients": "\(configuration.clients.keys.sorted())",
-                "host": "\(configuration.http.host)", "port": "\(configuration.http.port)",
+                "host": "\(configuration.http.host)", "port": .stringConvertible(configuration.http.port),
             ]
         )
         do {

@@ -40,7 +40,7 @@ struct EmulatorCommand: AsyncParsableCommand {
         logger.logLevel = .info
         let emulator = CloudinaryEmulator(settings: settings, host: host, port: port, logger: logger)
         try await emulator.buildApplication { [logger, cloudName] port in
-            logger.info("listening", metadata: ["port": "\(port)", "cloud_name": "\(cloudName)"])
+            logger.info("listening", metadata: ["port": .stringConvertible(port), "cloud_name": "\(cloudName)"])
         }.runService()
     }
 }

@@ -206,7 +206,7 @@ enum PostgresSchema {
                         }
                         try await connection.query("INSERT INTO renamer_schema_version (version) VALUES (\(version))", logger: logger)
                     }
-                    logger.notice("database schema migrated", metadata: ["version": "\(version)"])
+                    logger.notice("database schema migrated", metadata: ["version": .stringConvertible(version)])
                 }
             } catch {
                 _ = try? await connection.query("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)

@@ -621,7 +621,10 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
             state.leaseHeldUntil = started + .seconds(leaseSeconds)
             state.reachable = true
         }
-        logger.notice("lease taken", metadata: ["lease": "\(token)", "replica": "\(replica)", "lease_seconds": "\(leaseSeconds)"])
+        logger.notice(
+            "lease taken",
+            metadata: ["lease": .stringConvertible(token), "replica": "\(replica)", "lease_seconds": .stringConvertible(leaseSeconds)]
+        )
     }
 
     /// Renews the lease every third of its length; retries each second while the database is away.
@@ -645,7 +648,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                         return renewed
                     }
                     guard renewed else {
-                        logger.critical("lease lost: another replica took over this replica's jobs", metadata: ["lease": "\(lease)"])
+                        logger.critical("lease lost: another replica took over this replica's jobs", metadata: ["lease": .stringConvertible(lease)])
                         state.withLock { $0.leaseHeldUntil = .now - .seconds(1) }
                         onLeaseLost()
                         return
@@ -710,7 +713,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 }
                 guard full || !dead.isEmpty else { return TakenOver() }
                 if !dead.isEmpty {
-                    logger.notice("taking over the jobs of passed leases", metadata: ["leases": "\(dead)"])
+                    logger.notice("taking over the jobs of passed leases", metadata: ["leases": .stringConvertible(dead)])
                     try await connection.query("DELETE FROM renamer_calls WHERE lease = ANY(\(dead))", logger: logger)
                 }
                 let rows =
@@ -745,7 +748,10 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                     adopted.append((try StoredJob.read(Array(body.utf8)), sequence))
                 }
                 if !adopted.isEmpty || callbacks > 0 {
-                    logger.notice("jobs taken over", metadata: ["jobs": "\(adopted.count)", "callbacks": "\(callbacks)"])
+                    logger.notice(
+                        "jobs taken over",
+                        metadata: ["jobs": .stringConvertible(adopted.count), "callbacks": .stringConvertible(callbacks)]
+                    )
                 }
                 return TakenOver(unfinished: adopted.sorted { $0.sequence < $1.sequence }, callbacks: callbacks)
             }

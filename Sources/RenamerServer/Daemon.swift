@@ -139,13 +139,13 @@ struct DaemonService: Service {
         logger.info(
             "journal recovered",
             metadata: [
-                "jobs": "\(recovered.startup.totalJobs)", "resumed": "\(recovered.resumed)",
-                "seconds": "\(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)",
+                "jobs": .stringConvertible(recovered.startup.totalJobs), "resumed": .stringConvertible(recovered.resumed),
+                "seconds": .stringConvertible(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18),
             ]
         )
         let app = buildApplication(components) { port in
             components.readiness.markReady()
-            logger.info("listening", metadata: ["port": "\(port)"])
+            logger.info("listening", metadata: ["port": .stringConvertible(port)])
             await onListening(port)
         }
         // Services shut down in reverse order: the drain service first, while the server still answers.

@@ -2,6 +2,7 @@ import Foundation
 import NIOHTTP1
 import RenamerCrypto
 import RenamerServer
+import RenamerTestSupport
 import Synchronization
 import Testing
 

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import RenamerTestSupport
 import Testing
 
 @Suite("asset-renamer serve")
@@ -27,9 +28,9 @@ struct ServeTests {
     static func listeningPort(in log: String) -> Int? {
         for line in log.split(whereSeparator: \.isNewline) {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                object["msg"] as? String == "listening", let port = object["port"] as? String
+                object["msg"] as? String == "listening", let port = object["port"] as? Int
             else { continue }
-            return Int(port)
+            return port
         }
         return nil
     }

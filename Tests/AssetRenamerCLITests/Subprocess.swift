@@ -23,44 +23,60 @@ enum Products {
 /// are events, observed on threads of their own, so nothing here blocks the cooperative pool or
 /// polls for them.
 final class Subprocess: Sendable {
-    let process: Process
+    let process: ChildProcess
     private let stdout = OutputBuffer()
     private let stderr = OutputBuffer()
-    private let exit = OneShot<Int32>()
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: Products.path(executable))
-        process.arguments = arguments
         // A clean environment: no RENAMER_* or CLOUDINARY_URL from the developer's shell.
         var base = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("RENAMER_") && $0.key != "CLOUDINARY_URL" }
         base.merge(environment) { _, new in new }
-        process.environment = base
-        let outPipe = Pipe()
-        let errPipe = Pipe()
-        let inPipe = Pipe()
-        process.standardOutput = outPipe
-        process.standardError = errPipe
-        process.standardInput = inPipe
-        process.terminationHandler = { [exit] process in exit.fulfil(process.terminationStatus) }
-        try ProcessLaunch.run(process)
-        // A thread per pipe reads until the child's end closes (FileHandle's readabilityHandler
-        // missed the end now and then when a child exited at once).
-        for (pipe, buffer) in [(outPipe, stdout), (errPipe, stderr)] {
-            let handle = pipe.fileHandleForReading
+        let input = try ChildProcess.pipe()
+        let output = try ChildProcess.pipe()
+        let errors = try ChildProcess.pipe()
+        do {
+            process = try ChildProcess(
+                executable: Products.path(executable),
+                arguments: arguments,
+                environment: base,
+                stdin: input.read,
+                stdout: output.write,
+                stderr: errors.write
+            )
+        } catch {
+            for fd in [input.read, input.write, output.read, output.write, errors.read, errors.write] { close(fd) }
+            throw error
+        }
+        // The child's ends are the child's now.
+        close(input.read)
+        close(output.write)
+        close(errors.write)
+        // A thread per pipe reads until the child's end closes.
+        for (fd, buffer) in [(output.read, stdout), (errors.read, stderr)] {
             Thread {
                 var chunk = [UInt8](repeating: 0, count: 1 << 16)
                 while true {
-                    let count = read(handle.fileDescriptor, &chunk, chunk.count)
+                    let count = read(fd, &chunk, chunk.count)
                     if count < 0 && errno == EINTR { continue }
                     guard count > 0 else { break }
                     buffer.append(Data(chunk[..<count]))
                 }
+                close(fd)
                 buffer.finish()
             }.start()
         }
-        if let stdin { inPipe.fileHandleForWriting.write(stdin) }
-        try inPipe.fileHandleForWriting.close()
+        if let stdin {
+            stdin.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let written = write(input.write, bytes.baseAddress! + offset, bytes.count - offset)
+                    if written < 0 && errno == EINTR { continue }
+                    guard written > 0 else { break }
+                    offset += written
+                }
+            }
+        }
+        close(input.write)
     }
 
     var standardOutput: String { stdout.text }
@@ -69,8 +85,8 @@ final class Subprocess: Sendable {
     /// Waits for exit, at most `timeout` seconds, then for the end of its output; kills the process
     /// and returns nil on timeout.
     func waitForExit(timeout: Double = 30) async -> Int32? {
-        guard let status = await exit.wait(timeout: .milliseconds(Int(timeout * 1000))) else {
-            process.terminate()
+        guard let status = await process.waitForExit(timeout: .milliseconds(Int(timeout * 1000))) else {
+            process.signal(SIGKILL)
             return nil
         }
         _ = await stdout.end.wait(timeout: .seconds(10))
@@ -78,10 +94,10 @@ final class Subprocess: Sendable {
         return status
     }
 
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    func signal(_ signal: Int32) { process.signal(signal) }
 
     deinit {
-        if process.isRunning { process.terminate() }
+        process.signal(SIGTERM)
     }
 
     /// Runs a command to completion.

@@ -70,6 +70,32 @@ struct SQLiteJournalTests {
         try await journal.close()
     }
 
+    /// `asset-renamer backup`: a copy taken while the journal is open and being written holds every
+    /// committed job, and a journal restored from it opens and resumes them.
+    @Test func aBackupOfALiveJournalRestores() async throws {
+        let directory = try Directory()
+        let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
+        for index in 1...50 { journal.record(Self.job("rn_\(index)", status: index % 2 == 0 ? .completed : .queued), sequence: index) }
+        try await journal.sync()
+        let before = try await journal.startupState(now: Date())
+        let copy = directory.url.appending(path: "backup.sqlite").path
+        try SQLiteJournal.backup(journalAt: directory.journalPath, to: copy)
+        // Writes after the copy are not in it.
+        journal.record(Self.job("rn_51"), sequence: 51)
+        try await journal.sync()
+        #expect(throws: JournalError.self) { try SQLiteJournal.backup(journalAt: directory.journalPath, to: copy) }
+        try await journal.close()
+
+        let restored = try SQLiteJournal(path: copy, logger: Logger(label: "t"))
+        let state = try await restored.startupState(now: Date())
+        #expect(state.totalJobs == 50)
+        #expect(state.unfinished.map(\.job.id) == before.unfinished.map(\.job.id))
+        #expect(state.unfinished.count >= 25)
+        #expect(try await restored.job("rn_2")?.status == .completed)
+        #expect(try await restored.job("rn_51") == nil)
+        try await restored.close()
+    }
+
     @Test func everythingRecordedSurvivesReopening() async throws {
         let directory = try Directory()
         do {

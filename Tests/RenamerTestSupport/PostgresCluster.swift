@@ -94,14 +94,13 @@ public final class PostgresCluster: Sendable {
 
     static func stopSharedAtExit() {
         guard case .success(let cluster)? = sharedCluster.withLock({ $0 }) else { return }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: script)
-        process.arguments = ["stop", cluster.directory]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try? ProcessLaunch.run(process)
-        process.waitUntilExit()
+        if let child = try? ChildProcess(
+            executable: script,
+            arguments: ["stop", cluster.directory],
+            environment: ProcessInfo.processInfo.environment
+        ) {
+            _ = child.waitForExitBlocking()
+        }
         try? FileManager.default.removeItem(atPath: cluster.directory)
     }
 
@@ -115,20 +114,21 @@ public final class PostgresCluster: Sendable {
         defer { try? handle.close() }
         let status: Int32
         do {
-            status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: script)
-                process.arguments = arguments
-                process.standardOutput = handle
-                process.standardError = handle
-                process.standardInput = FileHandle.nullDevice
-                process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-                do {
-                    try ProcessLaunch.run(process)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
+            let child = try ChildProcess(
+                executable: script,
+                arguments: arguments,
+                environment: ProcessInfo.processInfo.environment,
+                stdout: handle.fileDescriptor,
+                stderr: handle.fileDescriptor
+            )
+            // initdb and pg_ctl take seconds; a bound only against a hang.
+            guard let code = await child.waitForExit(timeout: .seconds(600)) else {
+                child.signal(SIGKILL)
+                throw Unavailable(description: "\(script) \(arguments.joined(separator: " ")) did not end in 600 s")
             }
+            status = code
+        } catch let error as Unavailable {
+            throw error
         } catch {
             throw Unavailable(description: "cannot run \(script): \(error)")
         }

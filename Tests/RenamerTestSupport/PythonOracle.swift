@@ -84,19 +84,30 @@ public enum PythonOracle {
 
     /// Runs a command to completion on the calling (Dispatch) thread; returns status and output.
     static func run(_ command: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        let output: String
+        let status: Int32
         do {
-            try ProcessLaunch.run(process)
+            let pipe = try ChildProcess.pipe()
+            defer { close(pipe.read) }
+            let child: ChildProcess
+            do {
+                child = try ChildProcess(
+                    executable: command[0],
+                    arguments: Array(command.dropFirst()),
+                    environment: ProcessInfo.processInfo.environment,
+                    stdout: pipe.write,
+                    stderr: pipe.write
+                )
+            } catch {
+                close(pipe.write)
+                throw error
+            }
+            close(pipe.write)
+            output = String(decoding: FileHandle(fileDescriptor: pipe.read, closeOnDealloc: false).readDataToEndOfFile(), as: UTF8.self)
+            status = child.waitForExitBlocking()
         } catch {
             throw Unavailable(description: "interop oracles unavailable: cannot run \(command[0]): \(error)")
         }
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        return (status, output)
     }
 }

@@ -324,7 +324,10 @@ public final class CallbackDelivery: @unchecked Sendable {
             return
         }
         Counter(label: "renamer_callbacks_total", dimensions: [("outcome", status.rawValue)], factory: context.metrics).increment()
-        context.logger.info("callback \(status.rawValue)", metadata: ["job_id": "\(id)", "last_status": "\(lastStatus.map(String.init) ?? "none")"])
+        context.logger.info(
+            "callback \(status.rawValue)",
+            metadata: ["job_id": "\(id)", "last_status": lastStatus.map { .stringConvertible($0) } ?? "none"]
+        )
     }
 }
 

@@ -234,9 +234,9 @@ public final class GroupRunner: Sendable {
         logger.info(
             "\(job.kind.noun) finished",
             metadata: [
-                "job_id": "\(job.id)", "status": "\(job.status.rawValue)", "items": "\(job.group?.counts.items ?? 0)",
-                "renamed": "\(job.group?.counts.renamed ?? 0)", "failed": "\(job.group?.counts.failed ?? 0)",
-                "skipped": "\(job.group?.counts.skipped ?? 0)",
+                "job_id": "\(job.id)", "status": "\(job.status.rawValue)", "items": .stringConvertible(job.group?.counts.items ?? 0),
+                "renamed": .stringConvertible(job.group?.counts.renamed ?? 0), "failed": .stringConvertible(job.group?.counts.failed ?? 0),
+                "skipped": .stringConvertible(job.group?.counts.skipped ?? 0),
             ]
         )
         onFinal(job)
@@ -328,13 +328,16 @@ public final class GroupRunner: Sendable {
                 job.group?.listing = recorded
                 job.group?.counts.items += created
             }
-            logger.debug("folder page listed", metadata: ["job_id": "\(id)", "items": "\(created)", "type": "\(resourceType)/\(type)"])
+            logger.debug(
+                "folder page listed",
+                metadata: ["job_id": "\(id)", "items": .stringConvertible(created), "type": "\(resourceType)/\(type)"]
+            )
         }
         guard !Task.isCancelled else { return }
         // Items of the page being listed when a cancel came were queued after its sweep.
         if active.withLock({ $0[id]?.cancelRequested == true }) { await cancelQueuedItems(of: id) }
         let items = store.workingJob(id)?.group?.counts.items ?? 0
-        logger.info("folder listed", metadata: ["job_id": "\(id)", "items": "\(items)"])
+        logger.info("folder listed", metadata: ["job_id": "\(id)", "items": .stringConvertible(items)])
         _ = update(id) { job throws(JobTransitionError) in
             if job.status == .listing { try job.startItems() }
         }
@@ -386,7 +389,7 @@ public final class GroupRunner: Sendable {
         var attempts = 0
         while !Task.isCancelled {
             if let wait = cloudinary.adminBudget?.wait(cloud: cloud.name, limit: cloud.adminAPIMaxRequestsPerHour) {
-                logger.debug("Admin API budget spent; listing waits", metadata: ["job_id": "\(job)", "seconds": "\(wait)"])
+                logger.debug("Admin API budget spent; listing waits", metadata: ["job_id": "\(job)", "seconds": .stringConvertible(wait)])
                 Counter(label: "renamer_admin_api_budget_waits_total", factory: metrics).increment()
                 try? await Task.sleep(for: .seconds(min(wait, 60)))
                 continue
@@ -420,7 +423,7 @@ public final class GroupRunner: Sendable {
                 guard attempts < retry.maxAttempts else { return .failure(.init(error: .init(code: "cloudinary_unreachable", message: reason))) }
                 delay = retry.delay(afterAttempts: attempts, retryAfter: nil)
             }
-            logger.info("listing retry scheduled", metadata: ["job_id": "\(job)", "seconds": "\(delay)"])
+            logger.info("listing retry scheduled", metadata: ["job_id": "\(job)", "seconds": .stringConvertible(delay)])
             try? await Task.sleep(for: .seconds(delay))
         }
         return .failure(.init(error: .init(code: "internal", message: "stopped")))
@@ -524,7 +527,12 @@ public final class GroupRunner: Sendable {
         active.withLock { $0[id] = nil }
         guard let job = update(id, { job throws(JobTransitionError) in try job.completeDryRun(plan, at: now) }) else { return }
         Counter(label: "renamer_jobs_finished_total", dimensions: [("status", job.status.rawValue)], factory: metrics).increment()
-        logger.info("dry run finished", metadata: ["job_id": "\(id)", "items": "\(plan.items)", "existing_targets": "\(plan.existingTargets.count)"])
+        logger.info(
+            "dry run finished",
+            metadata: [
+                "job_id": "\(id)", "items": .stringConvertible(plan.items), "existing_targets": .stringConvertible(plan.existingTargets.count),
+            ]
+        )
         onFinal(job)
     }
 

@@ -367,7 +367,7 @@ public final class JobQueue: @unchecked Sendable {
         {
             entry.dispatched = true
             entries[id] = entry
-            logger.debug("Admin API budget spent; job waits", metadata: ["job_id": "\(id)", "seconds": "\(wait)"])
+            logger.debug("Admin API budget spent; job waits", metadata: ["job_id": "\(id)", "seconds": .stringConvertible(wait)])
             Counter(label: "renamer_admin_api_budget_waits_total", factory: metrics).increment()
             requeue(id, cloud: entry.cloud, after: wait)
             return
@@ -461,10 +461,10 @@ public final class JobQueue: @unchecked Sendable {
             if pauseCloud {
                 let until = now.addingTimeInterval(delay)
                 if until > pausedUntil[cloud] ?? .distantPast { pausedUntil[cloud] = until }
-                logger.notice("cloud paused", metadata: ["cloud": "\(cloud)", "seconds": "\(delay)"])
+                logger.notice("cloud paused", metadata: ["cloud": "\(cloud)", "seconds": .stringConvertible(delay)])
             }
             Counter(label: "renamer_retries_total", factory: metrics).increment()
-            logger.info("retry scheduled", metadata: ["job_id": "\(id)", "cloud": "\(cloud)", "seconds": "\(delay)"])
+            logger.info("retry scheduled", metadata: ["job_id": "\(id)", "cloud": "\(cloud)", "seconds": .stringConvertible(delay)])
             requeue(id, cloud: cloud, after: delay)
         }
         pump()

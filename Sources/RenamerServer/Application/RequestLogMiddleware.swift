@@ -29,8 +29,8 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         context.logger.info(
             "request",
             metadata: [
-                "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": "\(status)",
-                "duration_ms": "\((milliseconds * 100).rounded() / 100)",
+                "method": "\(request.method.rawValue)", "path": "\(request.uri.path)", "status": .stringConvertible(status),
+                "duration_ms": .stringConvertible((milliseconds * 100).rounded() / 100),
             ]
         )
         return response

@@ -39,7 +39,10 @@ struct DrainService: Service {
         let deadline = ContinuousClock.now + .milliseconds(Int(components.configuration.shutdown.drainSeconds * 1000))
         let unfinished = await components.queue.drain(until: deadline)
         if unfinished > 0 {
-            logger.warning("drain deadline passed; calls in flight will be reconciled after restart", metadata: ["calls": "\(unfinished)"])
+            logger.warning(
+                "drain deadline passed; calls in flight will be reconciled after restart",
+                metadata: ["calls": .stringConvertible(unfinished)]
+            )
         }
         do {
             try await components.store.storage.sync()

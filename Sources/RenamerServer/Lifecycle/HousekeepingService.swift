@@ -31,7 +31,7 @@ struct HousekeepingService: Service {
         components.store.evictSettled()
         do {
             let purged = try await components.store.storage.purge(finishedBefore: cutoff, now: now)
-            if purged > 0 { components.logger.info("purged finished jobs", metadata: ["count": "\(purged)"]) }
+            if purged > 0 { components.logger.info("purged finished jobs", metadata: ["count": .stringConvertible(purged)]) }
         } catch {
             components.logger.warning("purge failed; retrying at the next round", metadata: ["error": "\(error)"])
         }

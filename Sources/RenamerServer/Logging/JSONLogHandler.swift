@@ -4,7 +4,9 @@ import RenamerCore
 import Synchronization
 
 /// A swift-log handler that writes one JSON object per line:
-/// `{"ts":"…","level":"info","msg":"…","logger":"…", <metadata>}`.
+/// `{"ts":"…","level":"info","msg":"…","logger":"…", <metadata>}`. Metadata given as numbers or
+/// booleans (`.stringConvertible(200)`) are written as JSON numbers and booleans; one request id
+/// per line (`request_id`: Hummingbird's own `hb.request.id` is left out).
 public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level = .info
     public var metadata: Logger.Metadata = [:]
@@ -41,13 +43,23 @@ public struct JSONLogHandler: LogHandler {
         output.write(Data(json.bytes))
     }
 
-    /// Keys of every line, which metadata cannot replace.
-    static let reserved: Set<String> = ["ts", "level", "msg", "logger"]
+    /// Keys of every line, which metadata cannot replace, and Hummingbird's request id (the
+    /// daemon's `request_id`, echoed as `X-Request-Id`, is the one callers see).
+    static let reserved: Set<String> = ["ts", "level", "msg", "logger", "hb.request.id"]
 
     static func write(_ value: Logger.MetadataValue, to json: inout JSONWriter) {
         switch value {
         case .string(let string): json.string(string)
-        case .stringConvertible(let convertible): json.string(convertible.description)
+        case .stringConvertible(let convertible):
+            switch convertible {
+            case let value as Bool: json.bool(value)
+            case let value as Int: json.int(value)
+            case let value as Int64: json.int(Int(value))
+            case let value as Int32: json.int(Int(value))
+            case let value as UInt16: json.int(Int(value))
+            case let value as Double where value.isFinite: json.raw(Array(Self.number(value).utf8))
+            default: json.string(convertible.description)
+            }
         case .array(let array):
             json.array(array) { element, json in write(element, to: &json) }
         case .dictionary(let dictionary):
@@ -58,6 +70,14 @@ public struct JSONLogHandler: LogHandler {
                 }
             }
         }
+    }
+}
+
+extension JSONLogHandler {
+    /// A finite double as JSON: integral values without a fraction, others as Swift prints them.
+    static func number(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+        return "\(value)"
     }
 }
 
