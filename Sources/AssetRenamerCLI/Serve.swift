@@ -18,7 +18,8 @@ struct Serve: AsyncParsableCommand {
             metadata: [
                 "version": "\(BuildInfo.version)",
                 "config": .array(configuration.summary.split(separator: "\n").map { .string(String($0)) }),
-                "clouds": "\(configuration.clouds.keys.sorted())", "clients": "\(configuration.clients.keys.sorted())",
+                "clouds": .array(configuration.clouds.keys.sorted().map { .string($0) }),
+                "clients": .array(configuration.clients.keys.sorted().map { .string($0) }),
                 "host": "\(configuration.http.host)", "port": .stringConvertible(configuration.http.port),
             ]
         )
