@@ -8,7 +8,9 @@ import Testing
 
 /// The live daemon's answers against `docs/openapi.yaml`: a scenario reaches every documented
 /// operation and most of its documented statuses, then openapi-core (the reference Python
-/// validator, `Tests/Interop/check_openapi.py`) checks each response and each callback.
+/// validator, `Tests/Interop/check_openapi.py`) checks each response (headers such as
+/// `X-Request-Id` included), each `405`/`404` for what the document does not list (against its
+/// `MethodNotAllowed` and `UnknownPath` responses), each callback, and every example of the document.
 @Suite("OpenAPI conformance")
 struct OpenAPIConformanceTests {
     static let limitedToken = "limited-token"
@@ -25,9 +27,10 @@ struct OpenAPIConformanceTests {
         var callbacks: [CallbackReceiver.Delivery] = []
         try await Harness.run(overrides, emulatorSettings: emulator) { harness in
             try await drive(harness)
+            try await checkUndocumentedMethodsAndPaths(harness)
+            try await checkRequestIDs(harness)
             documented += harness.exchanges
             callbacks += harness.receiver.deliveries
-            try await checkUndocumentedMethodsAndPaths(harness)
         }
         // Fixed folders (SPEC §11): folder renames with items, and a dry run's plan.
         emulator.folderMode = .fixed
@@ -47,6 +50,9 @@ struct OpenAPIConformanceTests {
             "DELETE /v1/renames/{id} 200", "DELETE /v1/renames/{id} 409", "POST /v1/notifications/cloudinary 200",
             "POST /v1/notifications/cloudinary 400", "POST /v1/notifications/cloudinary 401", "POST /v1/notifications/cloudinary 413",
             "GET /healthz 200", "GET /readyz 200", "GET /readyz 503", "GET /metrics 200",
+            // What the document does not list: checked against `MethodNotAllowed` and `UnknownPath`.
+            "TRACE /healthz 405", "PUT /v1/renames/{id} 405", "DELETE /v1/renames 405", "GET /v1/notifications/cloudinary 405",
+            "PATCH /v1/folder-renames/{id} 405", "POST /v1/batches/{id}/items 405", "GET /nope 404",
         ]
         for path in ["/v1/asset-updates", "/v1/folder-renames", "/v1/batches"] {
             expected += ["202", "400", "401", "403", "415", "422"].map { "POST \(path) \($0)" }
@@ -320,19 +326,50 @@ struct OpenAPIConformanceTests {
         harness.receiver.deliveries.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.body)) as? [String: Any])?["type"] as? String }
     }
 
-    /// Methods and paths the document does not list get problem documents: 405 with `Allow`, 404.
+    /// Methods and paths the document does not list get problem documents: 405 with `Allow` (the
+    /// document's `MethodNotAllowed` response), 404 (its `UnknownPath`); the validator checks them too.
     private func checkUndocumentedMethodsAndPaths(_ harness: Harness) async throws {
-        let trace = try await harness.request(.TRACE, harness.daemonURL + "/healthz", token: nil)
+        let base = harness.daemonURL
+        let trace = try await harness.request(.TRACE, base + "/healthz", token: nil)
         #expect(trace.status == 405)
         #expect(trace.header("Allow") == "GET")
         #expect(trace.header("Content-Type") == "application/problem+json")
-        let put = try await harness.request(.PUT, harness.daemonURL + "/v1/renames/rn_000000000000000000000000", body: Data("{}".utf8))
+        let put = try await harness.request(.PUT, base + "/v1/renames/rn_000000000000000000000000", body: Data("{}".utf8))
         #expect(put.status == 405)
         #expect(Set(put.header("Allow")?.components(separatedBy: ", ") ?? []) == ["GET", "DELETE"])
-        let missing = try await harness.request(.GET, harness.daemonURL + "/nope")
+        let allowed: [(HTTPMethod, String, Set<String>)] = [
+            (.DELETE, "/v1/renames", ["GET", "POST"]),
+            (.GET, "/v1/notifications/cloudinary", ["POST"]),
+            (.PATCH, "/v1/folder-renames/fr_000000000000000000000000", ["GET", "DELETE"]),
+            (.POST, "/v1/batches/bt_000000000000000000000000/items", ["GET"]),
+        ]
+        for (method, path, methods) in allowed {
+            let reply = try await harness.request(method, base + path, body: method == .GET ? nil : Data("{}".utf8))
+            #expect(reply.status == 405, "\(method) \(path)")
+            #expect(Set(reply.header("Allow")?.components(separatedBy: ", ") ?? []) == methods, "\(method) \(path)")
+        }
+        let missing = try await harness.request(.GET, base + "/nope")
         #expect(missing.status == 404)
         #expect(missing.json["type"] as? String == "urn:asset-renamer:problem:not-found")
-        #expect(try await harness.request(.POST, harness.daemonURL + "/v1/notifications/cloudinary/x", token: nil).status == 404)
+        #expect(try await harness.request(.POST, base + "/v1/notifications/cloudinary/x", token: nil).status == 404)
+    }
+
+    /// `X-Request-Id`: a caller's acceptable id (1–128 visible ASCII characters) comes back as sent;
+    /// any other is replaced by a new one, never refused. The document's header pattern is checked
+    /// on every answer by the validator.
+    private func checkRequestIDs(_ harness: Harness) async throws {
+        let base = harness.daemonURL
+        let sent = "conformance-7f3a:" + String(repeating: "~", count: 111)
+        #expect(try await harness.request(.GET, base + "/healthz", token: nil, headers: [("X-Request-Id", sent)]).header("X-Request-Id") == sent)
+        let echoed = try await harness.request(.GET, base + "/v1/renames/rn_000000000000000000000000", headers: [("X-Request-Id", "r-1")])
+        #expect(echoed.status == 404)
+        #expect(echoed.header("X-Request-Id") == "r-1")
+        for unacceptable in [String(repeating: "x", count: 129), "has space"] {
+            let reply = try await harness.request(.GET, base + "/v1/renames?limit=1", headers: [("X-Request-Id", unacceptable)])
+            #expect(reply.status == 200)
+            let replaced = try #require(reply.header("X-Request-Id"))
+            #expect(replaced != unacceptable && !replaced.isEmpty)
+        }
     }
 
     /// Writes the exchanges and callbacks out and runs the validator on them.

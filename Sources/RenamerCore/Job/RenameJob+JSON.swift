@@ -51,9 +51,23 @@ extension RenameJob: JSONWritable {
             json.field("created_at", createdAt as Date?)
             json.field("updated_at", updatedAt as Date?)
             json.field("completed_at", completedAt)
-            json.field("result", result)
+            json.field("result", result.map(AssetUpdateResult.init))
             json.field("error", error)
             json.field("callback", callback)
+        }
+    }
+
+    /// An asset update's `result`: where the Media Library shows the asset now.
+    struct AssetUpdateResult: JSONWritable {
+        var result: RenameResult
+
+        func write(to json: inout JSONWriter) {
+            json.object { json in
+                json.field("public_id", result.publicID)
+                json.field("version", result.version)
+                json.field("asset_folder", result.assetFolder)
+                json.field("display_name", result.displayName)
+            }
         }
     }
 
@@ -127,12 +141,7 @@ extension RenameJob.RenameResult: JSONWritable {
         json.object { json in
             json.field("public_id", publicID)
             json.field("version", version)
-            if assetFolder != nil || displayName != nil {
-                json.field("asset_folder", assetFolder)
-                json.field("display_name", displayName)
-            } else {
-                json.field("secure_url", secureURL)
-            }
+            json.field("secure_url", secureURL)
         }
     }
 }

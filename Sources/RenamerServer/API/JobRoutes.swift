@@ -198,7 +198,9 @@ struct JobRoutes: Sendable {
         }
         // A running folder rename or batch stops: items not started are cancelled, the job ends
         // once its started items have (SPEC §11).
-        let stopping = GroupRunner.runs(job) && !job.status.isFinal
+        // SPEC §11: 200 for a running folder rename or batch (in dynamic mode its one call, once
+        // started, finishes; there is nothing else to stop).
+        let stopping = kind.hasItems && !job.status.isFinal
         guard job.status == .cancelled || stopping else {
             throw Problem(.conflict, "already-started", "the job already called Cloudinary (status \(job.status.rawValue))")
         }
