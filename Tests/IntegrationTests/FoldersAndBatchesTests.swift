@@ -72,7 +72,7 @@ struct FoldersAndBatchesTests {
             #expect(asset.assetFolder == "shop/new" && asset.displayName == "A")
             #expect(harness.emulator.state.appliedUpdates.count == 1)
             #expect(harness.renameRequests.isEmpty)
-            #expect(try await harness.eventually { callbackTypes(harness) == ["asset_update.completed"] })
+            #expect(await harness.eventually { callbackTypes(harness) == ["asset_update.completed"] })
             // Read under its own path only.
             #expect(try await harness.request(.GET, harness.daemonURL + "/v1/renames/\(id)").status == 404)
             let list = try await harness.request(.GET, harness.daemonURL + "/v1/asset-updates").json
@@ -120,7 +120,7 @@ struct FoldersAndBatchesTests {
             #expect(calls == ["folder_rename"])
             #expect(harness.emulator.state.assets.allSatisfy { $0.assetFolder == "products/new" })
             #expect(try await items(harness, "/v1/folder-renames/\(id)").isEmpty)
-            #expect(try await harness.eventually { callbackTypes(harness) == ["folder_rename.completed"] })
+            #expect(await harness.eventually { callbackTypes(harness) == ["folder_rename.completed"] })
         }
     }
 
@@ -166,7 +166,7 @@ struct FoldersAndBatchesTests {
             #expect(state.asset(publicID: "products/old", resourceType: "image", type: "upload") != nil)
             #expect(state.asset(publicID: "products/oldish/x", resourceType: "image", type: "upload") != nil)
             #expect(state.asset(publicID: "products/new/secret", resourceType: "image", type: "private") != nil)
-            #expect(try await harness.eventually { callbackTypes(harness) == ["folder_rename.completed"] })
+            #expect(await harness.eventually { callbackTypes(harness) == ["folder_rename.completed"] })
             // Items are listed through their folder rename only.
             #expect(((try await harness.request(.GET, harness.daemonURL + "/v1/renames").json)["items"] as? [Any])?.isEmpty == true)
         }
@@ -188,7 +188,7 @@ struct FoldersAndBatchesTests {
             #expect(plan["existing_targets"] as? [String] == ["products/new/a3"])
             #expect((plan["sample"] as? [Any])?.count == 12)
             #expect(harness.renameRequests.isEmpty)
-            #expect(try await harness.eventually { callbackTypes(harness) == ["folder_rename.completed"] })
+            #expect(await harness.eventually { callbackTypes(harness) == ["folder_rename.completed"] })
         }
     }
 
@@ -201,7 +201,7 @@ struct FoldersAndBatchesTests {
             harness.emulator.state.addFault(EmulatorFault(operation: "rename", hangSeconds: 0.1, times: 20))
             let folder = try await post(harness, "/v1/folder-renames", ["from_folder": "products/old", "to_folder": "products/new"])
             let folderID = try #require(folder.json["id"] as? String)
-            #expect(try await harness.eventually { harness.renameRequests.count >= 1 })
+            #expect(await harness.eventually { harness.renameRequests.count >= 1 })
             let single = try await harness.submit(["from_public_id": "products/old/a19", "to_public_id": "products/other/z"])
             let singleID = try #require(single.json["id"] as? String)
             let folderJob = try await waitFinal(harness, "/v1/folder-renames/\(folderID)")
@@ -221,7 +221,7 @@ struct FoldersAndBatchesTests {
             harness.emulator.state.addFault(EmulatorFault(operation: "rename", hangSeconds: 0.2, times: 30))
             let folder = try await post(harness, "/v1/folder-renames", ["from_folder": "products/old", "to_folder": "products/new"])
             let id = try #require(folder.json["id"] as? String)
-            #expect(try await harness.eventually { harness.renameRequests.count >= 2 })
+            #expect(await harness.eventually { harness.renameRequests.count >= 2 })
             let cancel = try await harness.request(.DELETE, harness.daemonURL + "/v1/folder-renames/\(id)")
             #expect(cancel.status == 200)
             let job = try await waitFinal(harness, "/v1/folder-renames/\(id)")
@@ -264,7 +264,7 @@ struct FoldersAndBatchesTests {
             #expect(state.asset(publicID: "products/b", resourceType: "image", type: "upload") == nil)
             let listed = try await items(harness, "/v1/batches/\(id)")
             #expect(listed.compactMap { $0["to_public_id"] as? String } == ["products/b", "products/c", "products/y"])
-            #expect(try await harness.eventually { callbackTypes(harness) == ["batch.completed"] })
+            #expect(await harness.eventually { callbackTypes(harness) == ["batch.completed"] })
         }
     }
 
