@@ -202,7 +202,11 @@ struct CallerAPITests {
             harness.emulator.state.setPaused(false)
             _ = try await harness.waitForJob(running, status: "confirming_invalidation")
             #expect(try await harness.job(waiting).json["status"] as? String == "cancelled")
-            #expect(harness.renameRequests.count == 1, "\(harness.renameRequests)")
+            // The cancelled job never called Cloudinary. (The running one may have called twice: on a
+            // loaded machine its call can outlast the 2 s timeout while Cloudinary is paused, and
+            // is then reconciled and sent again.)
+            #expect(!harness.renameRequests.isEmpty)
+            #expect(harness.renameRequests.allSatisfy { $0.fields?["from_public_id"] == "products/a" }, "\(harness.renameRequests)")
         }
     }
 
