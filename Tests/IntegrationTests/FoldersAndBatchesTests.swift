@@ -22,10 +22,10 @@ struct FoldersAndBatchesTests {
         try await harness.request(.POST, harness.daemonURL + path, body: try JSONSerialization.data(withJSONObject: fields), headers: headers)
     }
 
-    /// Polls `path` until its status is final (or 30 s pass); returns its last JSON.
-    func waitFinal(_ harness: Harness, _ path: String) async throws -> [String: Any] {
+    /// Polls `path` until its status is final (or `timeout` seconds pass); returns its last JSON.
+    func waitFinal(_ harness: Harness, _ path: String, timeout: Double = 30) async throws -> [String: Any] {
         var last: [String: Any] = [:]
-        _ = try await harness.eventually(timeout: 30) {
+        _ = try await harness.eventually(timeout: timeout) {
             last = try await harness.request(.GET, harness.daemonURL + path).json
             return ["completed", "failed", "cancelled"].contains(last["status"] as? String ?? "")
         }
@@ -309,7 +309,8 @@ struct FoldersAndBatchesTests {
             let reply = try await harness.request(.POST, harness.daemonURL + "/v1/batches", body: body)
             #expect(reply.status == 202)
             let id = try #require(reply.json["id"] as? String)
-            let job = try await waitFinal(harness, "/v1/batches/\(id)")
+            // A bound against a hang: 1,000 renames took more than 30 s with busy loops on both cores.
+            let job = try await waitFinal(harness, "/v1/batches/\(id)", timeout: 180)
             // None of the sources exists: every item fails with 404, and the batch completes.
             #expect(job["status"] as? String == "completed")
             #expect((job["result"] as? [String: Any])?["failed"] as? Int == 1000)
