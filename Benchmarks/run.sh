@@ -23,6 +23,10 @@
 #   Benchmarks/run.sh folders     a fixed-mode folder of FOLDER_ITEMS (default 10000) assets renamed through
 #                                 the emulator (listing pages, item renames, probes; zero artificial delay):
 #                                 items per second and daemon CPU per 1,000 items (SPEC §11)
+#   Benchmarks/run.sh peers       the accept path beside the hand-rolled Node peer (PEER, default
+#                                 ../shared/peers/node_accept.js; one process, not durable): the peer, the
+#                                 daemon with the journal in memory and with the SQLite journal, in one
+#                                 run; ratios to the peer, p99, CPU per request (issue 17)
 #   Benchmarks/run.sh all         throughput, e2e, memory, recovery, callbacks, history, replicas and folders, in that order
 # Several modes may be given: Benchmarks/run.sh throughput e2e.
 # Environment: DURATION (s, default 10), CONNECTIONS (default 64), JOBS (default 100000),
@@ -608,6 +612,34 @@ PY
   emulator settings '{"sends_notifications":true}'
 }
 
+peers() {
+  local peer=${PEER:-../shared/peers/node_accept.js} port=19560 saved
+  command -v node >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs; }
+  [ -f "$peer" ] || { echo "no Node peer at $peer (set PEER)" >&2; return 1; }
+  echo "== peers: accept, wrk -t2 -c$CONNECTIONS -d${DURATION}s, a unique public ID per request; $(nproc) cores; node $(node --version)"
+  RATE=()
+  emulator pause
+  node "$peer" $port >"$WORK/peer.log" 2>&1 &
+  local peer_pid=$!
+  PIDS+=($peer_pid)
+  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
+  saved=${DAEMON_PID:-}
+  DAEMON_PID=$peer_pid
+  RENAMER_TOKEN=alpha-token bench "Node peer (1 process, not durable)" -s Benchmarks/accept.lua "http://127.0.0.1:$port"
+  kill -9 "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
+  DAEMON_PID=$saved
+  config ":memory:"; start_daemon; wait_ready
+  RENAMER_TOKEN=$TOKEN RENAMER_RUN=m bench "asset-renamer, journal in memory" -s Benchmarks/accept.lua "$DAEMON"
+  stop_daemon
+  rm -f "$WORK"/journal.sqlite*
+  config "$WORK/journal.sqlite"; start_daemon; wait_ready
+  RENAMER_TOKEN=$TOKEN RENAMER_RUN=j bench "asset-renamer, SQLite journal" -s Benchmarks/accept.lua "$DAEMON"
+  stop_daemon
+  emulator resume
+  awk -v p="${RATE[0]}" -v m="${RATE[1]}" -v j="${RATE[2]}" 'BEGIN {
+    printf "ratios to the Node peer: journal in memory %.2f (goal >= 1.0), SQLite journal %.2f (goal >= 0.8)\n", m / p, j / p }'
+}
+
 # One job's field from its JSON (the first occurrence: the job's own, not its callback's).
 json_field() { grep -o "\"$1\":\"[^\"]*\"" | head -1 | sed 's/.*:"\(.*\)"/\1/'; }
 
@@ -657,7 +689,8 @@ for mode in "${@:-throughput}"; do
   takeover) takeover ;;
   forwarding) forwarding ;;
   folders) folders ;;
+  peers) peers ;;
   all) throughput; e2e; memory; recovery; callbacks; history; replicas; folders ;;
-  *) echo "usage: $0 MODE... (throughput|e2e|memory|recovery|soak|callbacks|history|replicas|takeover|forwarding|folders|all)" >&2; exit 2 ;;
+  *) echo "usage: $0 MODE... (throughput|e2e|memory|recovery|soak|callbacks|history|replicas|takeover|forwarding|folders|peers|all)" >&2; exit 2 ;;
   esac
 done
