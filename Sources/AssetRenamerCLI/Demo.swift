@@ -108,12 +108,16 @@ struct Demo: AsyncParsableCommand {
         let body: [String: Any] = [
             "from_public_id": from, "to_public_id": to, "invalidate": true, "callback_url": "http://127.0.0.1:\(receiverPort)/hooks/renames",
         ]
-        let (status, accepted) = try await Self.post(base + "/v1/renames", body, token: token)
-        guard status == 202, let id = accepted["id"] as? String else {
-            timeline.step("refused", "POST /v1/renames answered \(status)")
-            return false
-        }
-        timeline.step("accepted", "202 \(id): \(from) → \(to), invalidate: true")
+        guard
+            let id = try await Self.submit(
+                base,
+                "/v1/renames",
+                body,
+                token: token,
+                timeline: timeline,
+                { "\($0): \(from) → \(to), invalidate: true" }
+            )
+        else { return false }
 
         var seen: Set<String> = []
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
@@ -180,12 +184,18 @@ struct Demo: AsyncParsableCommand {
         let body: [String: Any] = [
             "from_folder": "products/spring", "to_folder": "products/summer", "callback_url": "http://127.0.0.1:\(receiverPort)/hooks/folders",
         ]
-        let (status, accepted) = try await Self.post(base + "/v1/folder-renames", body, token: token)
-        guard status == 202, let id = accepted["id"] as? String else {
-            timeline.step("refused", "POST /v1/folder-renames answered \(status)")
-            return false
-        }
-        timeline.step("accepted", "202 \(id): folder products/spring → products/summer")
+        guard
+            let id = try await Self.submit(
+                base,
+                "/v1/folder-renames",
+                body,
+                token: token,
+                timeline: timeline,
+                {
+                    "\($0): folder products/spring → products/summer"
+                }
+            )
+        else { return false }
         var seen: Set<String> = []
         let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
         while ContinuousClock.now < deadline {
@@ -227,6 +237,25 @@ struct Demo: AsyncParsableCommand {
         }
         timeline.step("timeout", "gave up after \(Int(timeout)) s")
         return false
+    }
+
+    /// POSTs `body` to `path`; on 202 notes "accepted" with `describe(id)` and returns the id, else
+    /// notes "refused" and returns nil.
+    static func submit(
+        _ base: String,
+        _ path: String,
+        _ body: [String: Any],
+        token: String,
+        timeline: Timeline,
+        _ describe: (String) -> String
+    ) async throws -> String? {
+        let (status, accepted) = try await post(base + path, body, token: token)
+        guard status == 202, let id = accepted["id"] as? String else {
+            timeline.step("refused", "POST \(path) answered \(status)")
+            return nil
+        }
+        timeline.step("accepted", "202 " + describe(id))
+        return id
     }
 
     static func post(_ url: String, _ body: [String: Any], token: String) async throws -> (Int, [String: Any]) {

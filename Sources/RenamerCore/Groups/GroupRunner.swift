@@ -176,11 +176,10 @@ public final class GroupRunner: Sendable {
         active.withLock { state in state[parent].map { $0.cancelRequested || $0.failure != nil } ?? false }
     }
 
+    /// A folder rename (not a dry run: those hold nothing) may list its folder.
     private func holdGranted(_ id: String) {
-        guard let job = store.workingJob(id), job.status == .queued else { return }
-        tasks.spawn { [self] in
-            if job.group?.dryRun == true { await dryRun(id) } else { await list(id, resumed: false) }
-        }
+        guard store.workingJob(id)?.status == .queued else { return }
+        tasks.spawn { [self] in await list(id, resumed: false) }
     }
 
     // MARK: Items
