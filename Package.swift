@@ -174,6 +174,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Issue 17's framework floor: a minimal Hummingbird server for `Benchmarks/run.sh peers`.
+        .executableTarget(
+            name: "hummingbird-floor",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/HummingbirdFloor",
+            swiftSettings: swiftSettings
+        ),
         // Test support shared by the test targets: seeded randomness, blocking work off the
         // cooperative pool, the Python interop oracles, a manual clock. Ships in no product.
         .target(

@@ -74,6 +74,38 @@ struct JobModelTests {
         #expect(PublicID.problem(id) != nil)
     }
 
+    /// Ids are the prefix and 24 hex digits; one made later sorts later (the journal's id index
+    /// grows at its right edge), and two made in the same millisecond differ.
+    @Test func idsSortByCreationTime() throws {
+        let start = Date(timeIntervalSince1970: 1_795_000_000.123)
+        var previous = ""
+        for step in 0..<100 {
+            let id = JobKind.rename.newID(at: start.addingTimeInterval(Double(step) * 0.002))
+            #expect(id.wholeMatch(of: /rn_[0-9a-f]{24}/) != nil)
+            #expect(id > previous)
+            previous = id
+        }
+        let sameMoment = Set((0..<1000).map { _ in JobKind.batch.newID(at: start) })
+        #expect(sameMoment.count == 1000)
+        #expect(sameMoment.allSatisfy { $0.hasPrefix("bt_01a1ee565e7b") })
+    }
+
+    /// The one-pass check of ASCII public IDs says what the character-by-character one says.
+    @Test func asciiFastPathAgreesWithTheGeneralRules() {
+        var random = TestRandom.generator("asciiFastPathAgreesWithTheGeneralRules")
+        let alphabet = Array("ab./ .?&#\\%<>+\u{1}\u{7F}\té")
+        var invalid = 0
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 0...8, using: &random)
+            let id = String((0..<length).map { _ in alphabet.randomElement(using: &random)! })
+            #expect(PublicID.problem(id) == PublicID.unicodeProblem(id), "\(id.debugDescription)")
+            if PublicID.problem(id) != nil { invalid += 1 }
+        }
+        let long = String(repeating: "x", count: 256)
+        #expect(PublicID.problem(long) == PublicID.unicodeProblem(long))
+        #expect(invalid > 0 && invalid < 20_000)
+    }
+
     @Test func jobJSONHasEveryFieldWithExplicitNulls() throws {
         let date = Date(timeIntervalSince1970: 1_795_000_000)
         let job = RenameJob(

@@ -1,3 +1,6 @@
+import Foundation
+import RenamerCrypto
+
 /// What a job does (SPEC §2, §11). The kind is fixed by the job id's prefix, so storage, cursors
 /// and logs need no extra field to tell kinds apart.
 ///
@@ -78,5 +81,18 @@ extension JobKind {
         case .folderRename: "folder rename"
         case .batch: "batch"
         }
+    }
+}
+
+extension JobKind {
+    /// A new job's id: the kind's prefix and 24 hex digits, the creation time in milliseconds
+    /// (48 bits) then 48 random bits. Ids made later sort later, so the journal's index of ids grows
+    /// at its right edge: with random ids every job of a group commit dirtied its own index page,
+    /// and the WAL wrote ~4 KB per accepted job (issue 17).
+    public func newID(at now: Date) -> String {
+        let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        var bytes = (0..<6).map { UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - $0))) }
+        bytes += SecureRandom.bytes(count: 6)
+        return idPrefix + Hex.encode(bytes)
     }
 }

@@ -88,7 +88,7 @@ extension RenameJob {
         now: Date
     ) {
         self.init(
-            id: kind.idPrefix + SecureRandom.hexToken(byteCount: 12),
+            id: kind.newID(at: now),
             client: client,
             status: .queued,
             cloud: cloud,

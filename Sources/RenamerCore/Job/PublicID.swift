@@ -5,6 +5,16 @@ public enum PublicID {
     /// Why `value` is not a valid public ID, or nil when it is.
     public static func problem(_ value: String) -> String? {
         guard !value.isEmpty else { return "must not be empty" }
+        switch asciiVerdict(value) {
+        case .valid: return nil
+        case .invalid(let problem): return problem
+        case .undecided: return unicodeProblem(value)
+        }
+    }
+
+    /// ``problem(_:)`` for any value, character by character (the one-pass ASCII check agrees).
+    static func unicodeProblem(_ value: String) -> String? {
+        guard !value.isEmpty else { return "must not be empty" }
         // Characters, as the specification counts them; the UTF-8 length bounds it from above.
         guard value.utf8.count <= 255 || value.count <= 255 else { return "must be at most 255 characters" }
         if let bad = value.unicodeScalars.first(where: { $0.isASCII && forbiddenASCII.contains(UInt8($0.value)) }) {
@@ -25,5 +35,57 @@ public enum PublicID {
             return "must not start or end with whitespace"
         }
         return nil
+    }
+
+    private enum Verdict {
+        case valid
+        case invalid(String)
+        /// Not ASCII (or not contiguous): the general path decides.
+        case undecided
+    }
+
+    /// The same rules in one pass over the bytes of an ASCII value (nearly every public ID): the
+    /// first rule `value` breaks, in the order ``problem(_:)`` checks them.
+    private static func asciiVerdict(_ value: String) -> Verdict {
+        value.utf8.withContiguousStorageIfAvailable { bytes -> Verdict in
+            var forbidden: UInt8?
+            var control = false
+            var dotSegment = false
+            var segmentStart = 0
+            for (index, byte) in bytes.enumerated() {
+                if byte >= 0x80 { return .undecided }
+                if byte < 0x20 || byte == 0x7F { control = true }
+                if forbidden == nil, isForbidden(byte) { forbidden = byte }
+                if byte == UInt8(ascii: "/") {
+                    dotSegment = dotSegment || isDots(bytes[segmentStart..<index])
+                    segmentStart = index + 1
+                }
+            }
+            dotSegment = dotSegment || isDots(bytes[segmentStart...])
+            if bytes.count > 255 { return .invalid("must be at most 255 characters") }
+            if let forbidden { return .invalid("must not contain '\(Character(Unicode.Scalar(forbidden)))'") }
+            if control { return .invalid("must not contain control characters") }
+            if bytes.first == UInt8(ascii: "/") || bytes.last == UInt8(ascii: "/") { return .invalid("must not start or end with '/'") }
+            if dotSegment { return .invalid("must not contain '.' or '..' path segments") }
+            // Control characters are refused above, so the only ASCII whitespace left is the space.
+            if bytes.first == UInt8(ascii: " ") || bytes.last == UInt8(ascii: " ") {
+                return .invalid("must not start or end with whitespace")
+            }
+            return .valid
+        } ?? .undecided
+    }
+
+    /// `forbiddenASCII` without hashing each byte.
+    private static func isForbidden(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "?"), UInt8(ascii: "&"), UInt8(ascii: "#"), UInt8(ascii: "\\"), UInt8(ascii: "%"), UInt8(ascii: "<"),
+            UInt8(ascii: ">"), UInt8(ascii: "+"):
+            true
+        default: false
+        }
+    }
+
+    private static func isDots(_ segment: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        (segment.count == 1 || segment.count == 2) && segment.allSatisfy { $0 == UInt8(ascii: ".") }
     }
 }

@@ -404,7 +404,7 @@ extension RenameJob {
             }
         }
         self.init(
-            id: "rn_" + SecureRandom.hexToken(byteCount: 12),
+            id: JobKind.rename.newID(at: now),
             client: client,
             status: .queued,
             cloud: cloudName,

@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import Metrics
 import RenamerConfig
+import Synchronization
 
 /// The in-memory rename queue, driven by one serial Dispatch queue (SPEC §3).
 ///
@@ -91,6 +92,10 @@ public final class JobQueue: @unchecked Sendable {
     let retry: RetryPolicy
     let logger: Logger
     let scheduler = DispatchQueue(label: "asset-renamer.job-queue")
+    /// Work for ``scheduler`` in submission order. One wake-up of the scheduler runs all that piled
+    /// up meanwhile: under load, accepted jobs are queued in batches instead of one thread hand-off
+    /// each. Bounded as the queue is (`queue.capacity` jobs, plus their calls' completions).
+    private let inbox = Mutex<(work: [@Sendable () -> Void], scheduled: Bool)>(([], false))
     /// The Cloudinary calls in flight; none outlives the daemon (``JobLifecycle/shutdown()``).
     public let tasks = TrackedTasks()
     let metrics: any MetricsFactory
@@ -148,6 +153,9 @@ public final class JobQueue: @unchecked Sendable {
 
     /// Called on the scheduler when a hold is granted: the folder rename may list and rename.
     private var onHoldGranted: @Sendable (String) -> Void = { _ in }
+    /// Jobs were enqueued: ``runInbox()`` updates the depth and pumps once when its batch is done.
+    private var enqueuedSincePump = false
+    private lazy var depthGauge = Gauge(label: "renamer_queue_depth", factory: metrics)
 
     public init(
         configuration: RenamerConfiguration,
@@ -178,8 +186,7 @@ public final class JobQueue: @unchecked Sendable {
     /// - Parameter recovered: The job was mid-rename when the process stopped: its last call's outcome
     ///   is unknown, so the Admin API decides before anything is retried.
     public func enqueue(_ job: RenameJob, recovered: Bool = false) {
-        scheduler.async { [self] in
-            updateDepth()
+        submit { [self] in
             var entry = Entry(job)
             if recovered {
                 entry.next = .reconcile
@@ -202,7 +209,7 @@ public final class JobQueue: @unchecked Sendable {
                 lines.insert(job.id, at: key) { [entries] other in (entries[other]?.order ?? 0) > order }
             }
             if isAtHeadOfItsLines(job.id) { markReady(job.id, cloud: job.cloud) }
-            pump()
+            enqueuedSincePump = true
         }
     }
 
@@ -214,7 +221,7 @@ public final class JobQueue: @unchecked Sendable {
     /// A fixed-mode folder rename claims its prefixes (SPEC §11); `granted` when it held them
     /// before a restart. ``onHoldGranted(_:)``'s action runs once it holds them.
     public func hold(_ job: RenameJob, granted: Bool = false) {
-        scheduler.async { [self] in
+        submit { [self] in
             var hold = Hold(cloud: job.cloud, prefixes: [job.fromPublicID + "/", job.toPublicID + "/"], order: nextOrder)
             nextOrder += 1
             if !granted {
@@ -234,7 +241,7 @@ public final class JobQueue: @unchecked Sendable {
 
     /// Ends a folder rename's hold: its last item's call returned, or it ended before listing.
     public func release(hold id: String) {
-        scheduler.async { [self] in
+        submit { [self] in
             guard let hold = holds.removeValue(forKey: id) else { return }
             for waiting in hold.blocking {
                 if holds[waiting] != nil {
@@ -268,7 +275,7 @@ public final class JobQueue: @unchecked Sendable {
             // Dispatched (or finished) first: the caller gets the job as it is (409).
             return store.workingJob(id) ?? current
         }
-        scheduler.async { [self] in
+        submit { [self] in
             finished(job)
             // The entry is gone already when `start` lost the race to this cancel; the rename
             // phase still ended here, and a folder rename or batch counts its item only then.
@@ -280,9 +287,39 @@ public final class JobQueue: @unchecked Sendable {
 
     /// Several replicas share each cloud's limit: this one starts at most its share at once.
     public func shareLimits(among replicas: Int) {
-        scheduler.async { [self] in
+        submit { [self] in
             guard replicas != replicaCount else { return }
             replicaCount = max(1, replicas)
+            pump()
+        }
+    }
+
+    /// Runs `work` on ``scheduler`` after everything submitted before it.
+    private func submit(_ work: @escaping @Sendable () -> Void) {
+        let wake = inbox.withLock { inbox in
+            inbox.work.append(work)
+            defer { inbox.scheduled = true }
+            return !inbox.scheduled
+        }
+        if wake { scheduler.async { [self] in runInbox() } }
+    }
+
+    /// On the scheduler: runs the inbox until it is empty, then brings the queue's depth and its
+    /// slots up to date once for everything enqueued.
+    private func runInbox() {
+        var batch: [@Sendable () -> Void] = []
+        while true {
+            inbox.withLock { inbox in
+                swap(&batch, &inbox.work)
+                if batch.isEmpty { inbox.scheduled = false }
+            }
+            if batch.isEmpty { break }
+            for work in batch { work() }
+            batch.removeAll(keepingCapacity: true)
+        }
+        if enqueuedSincePump {
+            enqueuedSincePump = false
+            updateDepth()
             pump()
         }
     }
@@ -413,7 +450,7 @@ public final class JobQueue: @unchecked Sendable {
         )
         tasks.spawn { [self] in
             let (result, outcome) = await run(context)
-            scheduler.async { [self] in finish(id, result, outcome: outcome) }
+            submit { [self] in finish(id, result, outcome: outcome) }
         }
     }
 
@@ -478,7 +515,7 @@ public final class JobQueue: @unchecked Sendable {
             markReady(id, cloud: cloud)
             pump()
         }
-        if delay > 0 { clock.schedule(after: delay, on: scheduler, requeue) } else { scheduler.async(execute: requeue) }
+        if delay > 0 { clock.schedule(after: delay, on: scheduler, requeue) } else { submit(requeue) }
     }
 
     /// Ends the job's rename phase in the store; a refused move is a bug (nothing else moves a
@@ -493,7 +530,7 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     private func updateDepth() {
-        Gauge(label: "renamer_queue_depth", factory: metrics).record(store.unfinishedRenameCount)
+        depthGauge.record(store.unfinishedRenameCount)
     }
 
     private func finished(_ job: RenameJob?) {
@@ -527,7 +564,7 @@ public final class JobQueue: @unchecked Sendable {
             markReady(head, cloud: headEntry.cloud)
         }
         if fromPump {
-            scheduler.async { [self] in pump() }
+            submit { [self] in pump() }
         } else {
             pump()
         }

@@ -50,9 +50,9 @@ public final class JobStore: Sendable {
     }
 
     struct State {
-        var jobs: [String: Slot] = [:]
+        var jobs = ShardedDictionary<String, Slot>()
         /// Nearly always one job per rename.
-        var byRename: [RenameKey: CompactList<String>] = [:]
+        var byRename = ShardedDictionary<RenameKey, CompactList<String>>()
         var accepting: Set<IdempotencyKey> = []
         /// Settled jobs still in memory, in the order of the writes that settled them.
         var settling: Deque<(generation: Int, id: String)> = []

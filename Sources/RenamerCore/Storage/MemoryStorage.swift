@@ -22,7 +22,7 @@ public final class MemoryStorage: JobStorage {
     }
 
     struct State {
-        var jobs: [String: Slot] = [:]
+        var jobs = ShardedDictionary<String, Slot>()
         /// Per client: (sequence, id), ascending.
         var byClient: [String: [(sequence: Int, id: String)]] = [:]
         /// Per folder rename or batch: its items' ids, in acceptance order.

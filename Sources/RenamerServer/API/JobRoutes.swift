@@ -21,6 +21,7 @@ struct JobRoutes: Sendable {
     let metrics: RenamerMetrics
     /// Made once: the factory's lookup costs per request.
     let acceptedCounter: Metrics.Counter
+    let kindAcceptedCounter: Metrics.Counter
     let authenticator: ClientAuthenticator
     let rateLimiter: RateLimiter
     let clock: any RenamerClock
@@ -32,6 +33,7 @@ struct JobRoutes: Sendable {
         readiness = components.readiness
         metrics = components.metrics
         acceptedCounter = components.metrics.counter("renamer_renames_accepted_total")
+        kindAcceptedCounter = components.metrics.counter("renamer_jobs_accepted_total", [("kind", kind.rawValue)])
         clock = components.clock
         authenticator = ClientAuthenticator(components.configuration)
         rateLimiter = RateLimiter(rates: components.configuration.clients.compactMapValues(\.maxRequestsPerSecond))
@@ -127,7 +129,7 @@ struct JobRoutes: Sendable {
         switch acceptance {
         case .accepted(let job):
             acceptedCounter.increment()
-            metrics.counter("renamer_jobs_accepted_total", [("kind", kind.rawValue)]).increment()
+            kindAcceptedCounter.increment()
             context.logger.info(
                 "\(kind.noun) accepted",
                 metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"]

@@ -15,6 +15,12 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     static let bodySeconds: Int64 = 30
     static let keepAliveSeconds: Int64 = 60
 
+    /// When the connection is closed unless it makes progress; nil while a request is handled.
+    private var deadline: NIODeadline?
+    /// At most one timer per connection, due no later than ``headSeconds`` after it was set, so it
+    /// always fires before any deadline armed since (every deadline is at least that far away).
+    /// Moving a deadline is an assignment: the timer is not rescheduled per request, only when it
+    /// fires early (at most once per ``headSeconds`` per connection).
     private var timer: Scheduled<Void>?
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -24,15 +30,14 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
+        deadline = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head: arm(context, seconds: Self.bodySeconds)
         case .body: break
-        case .end:
-            timer?.cancel()
-            timer = nil
+        case .end: deadline = nil
         }
         context.fireChannelRead(data)
     }
@@ -43,8 +48,25 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     private func arm(_ context: ChannelHandlerContext, seconds: Int64) {
-        timer?.cancel()
-        let channel = context.channel
-        timer = context.eventLoop.scheduleTask(in: .seconds(seconds)) { channel.close(promise: nil) }
+        deadline = .now() + .seconds(seconds)
+        if timer == nil { schedule(context, at: deadline!) }
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at when: NIODeadline) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: min(when, .now() + .seconds(Self.headSeconds))) {
+            let (handler, context) = loopBound.value
+            handler.fired(context)
+        }
+    }
+
+    private func fired(_ context: ChannelHandlerContext) {
+        timer = nil
+        guard let deadline else { return }  // a request is being handled; the next `arm` sets a timer
+        if deadline <= .now() {
+            context.close(promise: nil)
+        } else {
+            schedule(context, at: deadline)
+        }
     }
 }
