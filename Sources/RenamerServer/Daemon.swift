@@ -154,7 +154,7 @@ struct DaemonService: Service {
             .init(service: app),
             .init(service: HousekeepingService(components: components)),
         ]
-        if components.store.storage is any ReplicaCoordinator {
+        if components.store.replicas != nil {
             services.append(.init(service: ReplicaService(components: components)))
         }
         services.append(.init(service: DrainService(components: components, exitOnSecondSignal: exitOnSecondSignal)))

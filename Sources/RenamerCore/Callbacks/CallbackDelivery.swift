@@ -258,7 +258,7 @@ public final class CallbackDelivery: @unchecked Sendable {
         }
         guard let job = found, let event = job.callbackEvent, event.nextAttemptAt != nil, let url = job.callback.url else { return nil }
         // With several replicas, only while this replica's lease is safely held (SPEC §12).
-        if let replicas = context.store.storage as? any ReplicaCoordinator, !replicas.holdsLease {
+        if let replicas = context.store.replicas, !replicas.holdsLease {
             return context.clock.now().addingTimeInterval(1)
         }
         guard let client = context.configuration.clients[job.client], CallbackURLPolicy.allowed(url, prefixes: client.callbackURLPrefixes),

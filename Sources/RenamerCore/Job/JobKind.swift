@@ -16,15 +16,16 @@ public enum JobKind: String, Sendable, CaseIterable {
 
     /// The kind of job `id`; ids without a known prefix are renames (older journals).
     public init(id: String) {
-        let utf8 = id.utf8
-        guard utf8.count > 3 else {
+        // Bytes, not characters: this runs several times per request.
+        var bytes = id.utf8.makeIterator()
+        guard id.utf8.count > 3, let first = bytes.next(), let second = bytes.next(), bytes.next() == UInt8(ascii: "_") else {
             self = .rename
             return
         }
-        switch id.prefix(3) {
-        case "au_": self = .assetUpdate
-        case "fr_": self = .folderRename
-        case "bt_": self = .batch
+        switch (first, second) {
+        case (UInt8(ascii: "a"), UInt8(ascii: "u")): self = .assetUpdate
+        case (UInt8(ascii: "f"), UInt8(ascii: "r")): self = .folderRename
+        case (UInt8(ascii: "b"), UInt8(ascii: "t")): self = .batch
         default: self = .rename
         }
     }

@@ -332,7 +332,7 @@ public final class JobLifecycle: Sendable {
     // MARK: Several replicas (SPEC §12)
 
     /// The shared storage, when several replicas run.
-    var replicas: (any ReplicaCoordinator)? { store.storage as? any ReplicaCoordinator }
+    var replicas: (any ReplicaCoordinator)? { store.replicas }
 
     /// What a replica does besides its own jobs, until cancelled: every 200 ms it takes the
     /// requests other replicas left for its jobs; every second it takes over the jobs of replicas

@@ -53,7 +53,7 @@ public struct NotificationIntake: Sendable {
                 let finished = if let recent = store.recentlySettled(jobHint) { recent } else { try? await store.job(jobHint) }
                 if let finished, matches(finished) {
                     // Another replica's job that waits for it (SPEC §12): its owner applies it.
-                    if !finished.status.isFinal, let replicas = store.storage as? any ReplicaCoordinator {
+                    if !finished.status.isFinal, let replicas = store.replicas {
                         try? await replicas.forward(ReplicaRequest(jobID: finished.id, kind: .notification, at: clock.now()))
                     }
                     return .accepted

@@ -186,7 +186,7 @@ public final class JobQueue: @unchecked Sendable {
     /// - Parameter recovered: The job was mid-rename when the process stopped: its last call's outcome
     ///   is unknown, so the Admin API decides before anything is retried.
     public func enqueue(_ job: RenameJob, recovered: Bool = false) {
-        submit { [self] in
+        submit(batching: true) { [self] in
             var entry = Entry(job)
             if recovered {
                 entry.next = .reconcile
@@ -294,14 +294,25 @@ public final class JobQueue: @unchecked Sendable {
         }
     }
 
-    /// Runs `work` on ``scheduler`` after everything submitted before it.
-    private func submit(_ work: @escaping @Sendable () -> Void) {
+    /// How long an accepted job may wait in the inbox for others to join it. Under load the
+    /// scheduler then wakes once per few dozen jobs instead of once per job (each wake-up is a
+    /// thread hand-off: issue 17's profile); a job starts at most this much later.
+    static let batchingDelay = DispatchTimeInterval.microseconds(500)
+
+    /// Runs `work` on ``scheduler`` after everything submitted before it; `batching` work may wait
+    /// ``batchingDelay`` for more.
+    private func submit(batching: Bool = false, _ work: @escaping @Sendable () -> Void) {
         let wake = inbox.withLock { inbox in
             inbox.work.append(work)
             defer { inbox.scheduled = true }
             return !inbox.scheduled
         }
-        if wake { scheduler.async { [self] in runInbox() } }
+        guard wake else { return }
+        if batching {
+            scheduler.asyncAfter(deadline: .now() + Self.batchingDelay) { [self] in runInbox() }
+        } else {
+            scheduler.async { [self] in runInbox() }
+        }
     }
 
     /// On the scheduler: runs the inbox until it is empty, then brings the queue's depth and its
@@ -326,7 +337,7 @@ public final class JobQueue: @unchecked Sendable {
 
     /// Blocks until the scheduler has handled everything submitted so far (tests).
     public func sync() {
-        scheduler.sync {}
+        scheduler.sync { runInbox() }
     }
 
     /// Stops starting Cloudinary calls and waits, at most until `deadline`, for the calls in flight.
@@ -410,7 +421,7 @@ public final class JobQueue: @unchecked Sendable {
             return
         }
         let job: RenameJob
-        if store.storage is any ReplicaCoordinator {
+        if store.replicas != nil {
             // With several replicas the job stays queued (and may be cancelled) until its call is
             // claimed; `run` starts it then.
             guard queued.status == .queued || queued.isStarted else {
@@ -583,7 +594,7 @@ public final class JobQueue: @unchecked Sendable {
     /// Performs one step: a rename attempt, or a reconciliation followed by an attempt if needed.
     /// With several replicas (SPEC §12) the step runs only once its call is claimed.
     private func run(_ context: RunContext) async -> (RunResult, CallOutcome) {
-        guard let replicas = store.storage as? any ReplicaCoordinator else { return await step(context) }
+        guard let replicas = store.replicas else { return await step(context) }
         let claim = await replicas.claimCall(context.job, limit: context.cloud.maxConcurrentRequests)
         Counter(label: "renamer_call_claims_total", dimensions: [("result", claim.label)], factory: metrics).increment()
         switch claim {

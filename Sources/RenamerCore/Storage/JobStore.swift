@@ -75,8 +75,13 @@ public final class JobStore: Sendable {
     /// Where every change is recorded and history is read from.
     public let storage: any JobStorage
 
+    /// The storage as the coordinator of several replicas (SPEC §12), nil with single-process
+    /// storage. Cast once here: a cast to a protocol existential looks its conformance up each time.
+    public let replicas: (any ReplicaCoordinator)?
+
     public init(storage: any JobStorage = MemoryStorage()) {
         self.storage = storage
+        replicas = storage as? any ReplicaCoordinator
     }
 
     // MARK: Idempotency

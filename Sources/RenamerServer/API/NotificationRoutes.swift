@@ -33,7 +33,7 @@ struct NotificationRoutes: Sendable {
         }
         intake = components.notifications
         replayCache = components.replayCache
-        replicas = components.store.storage as? any ReplicaCoordinator
+        replicas = components.store.replicas
         let results = ["rejected", "too_large", "invalid"] + NotificationIntake.Result.allCases.map(\.rawValue)
         counters = Dictionary(
             uniqueKeysWithValues: results.map { ($0, components.metrics.counter("renamer_notifications_total", [("result", $0)])) }

@@ -19,7 +19,7 @@ struct OperationsRoutes {
             switch readiness.current {
             case .ready:
                 // With several replicas, not while the database cannot be reached (SPEC §12).
-                if let replicas = store.storage as? any ReplicaCoordinator, !replicas.isReachable {
+                if let replicas = store.replicas, !replicas.isReachable {
                     var response = Self.text("database unreachable\n", status: .serviceUnavailable)
                     response.headers[.retryAfter] = "1"
                     return response
