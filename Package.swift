@@ -174,11 +174,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Issue 17's framework floor: a minimal Hummingbird server for `Benchmarks/run.sh peers`.
+        // Issue 17's floors: the HTTP stack alone (Hummingbird, and bare SwiftNIO) for `Benchmarks/run.sh peers`.
         .executableTarget(
-            name: "hummingbird-floor",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
-            path: "Benchmarks/HummingbirdFloor",
+            name: "http-floor",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/HTTPFloor",
             swiftSettings: swiftSettings
         ),
         // Test support shared by the test targets: seeded randomness, blocking work off the

@@ -25,7 +25,8 @@
 #                                 items per second and daemon CPU per 1,000 items (SPEC §11)
 #   Benchmarks/run.sh peers       the accept path beside the hand-rolled Node peer (PEER, default
 #                                 ../shared/peers/node_accept.js; one process, not durable): the peer, the
-#                                 framework's floor (Benchmarks/HummingbirdFloor: body read, fixed 202), the
+#                                 HTTP stack's floors (Benchmarks/HTTPFloor, Hummingbird and bare SwiftNIO:
+#                                 body read, fixed 202), the
 #                                 daemon with the journal in memory and with the SQLite journal, in one
 #                                 run; ratios to the peer and the floor, p99, CPU per request (issue 17)
 #   Benchmarks/run.sh all         throughput, e2e, memory, recovery, callbacks, history, replicas and folders, in that order
@@ -628,17 +629,19 @@ peers() {
   DAEMON_PID=$peer_pid
   RENAMER_TOKEN=alpha-token bench "Node peer (1 process, not durable)" -s Benchmarks/accept.lua "http://127.0.0.1:$port"
   kill -9 "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
-  # The framework's floor: Hummingbird reading the body and answering a fixed 202, nothing else.
-  [ -x "$BIN/hummingbird-floor" ] || swift build -c release --static-swift-stdlib --product hummingbird-floor >/dev/null
-  local floor=$BIN/hummingbird-floor
-  [ -x "$floor" ] || floor=.build/release/hummingbird-floor
-  "$floor" $((port + 1)) >"$WORK/floor.log" 2>&1 &
-  peer_pid=$!
-  PIDS+=($peer_pid)
-  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$((port + 1))/healthz" && break; sleep 0.1; done
-  DAEMON_PID=$peer_pid
-  RENAMER_TOKEN=alpha-token bench "Hummingbird floor (body read, fixed 202)" -s Benchmarks/accept.lua "http://127.0.0.1:$((port + 1))"
-  kill -9 "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
+  # The floors: the HTTP stack alone reading the body and answering a fixed 202 (Benchmarks/HTTPFloor).
+  [ -x "$BIN/http-floor" ] || swift build -c release --static-swift-stdlib --product http-floor >/dev/null
+  local floor=$BIN/http-floor stack
+  [ -x "$floor" ] || floor=.build/release/http-floor
+  for stack in hummingbird nio; do
+    "$floor" $stack $((port + 1)) >"$WORK/floor.log" 2>&1 &
+    peer_pid=$!
+    PIDS+=($peer_pid)
+    for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$((port + 1))/healthz" && break; sleep 0.1; done
+    DAEMON_PID=$peer_pid
+    RENAMER_TOKEN=alpha-token bench "$stack floor (body read, fixed 202)" -s Benchmarks/accept.lua "http://127.0.0.1:$((port + 1))"
+    kill -9 "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
+  done
   DAEMON_PID=$saved
   config ":memory:"; start_daemon; wait_ready
   RENAMER_TOKEN=$TOKEN RENAMER_RUN=m bench "asset-renamer, journal in memory" -s Benchmarks/accept.lua "$DAEMON"
@@ -648,8 +651,8 @@ peers() {
   RENAMER_TOKEN=$TOKEN RENAMER_RUN=j bench "asset-renamer, SQLite journal" -s Benchmarks/accept.lua "$DAEMON"
   stop_daemon
   emulator resume
-  awk -v p="${RATE[0]}" -v f="${RATE[1]}" -v m="${RATE[2]}" -v j="${RATE[3]}" 'BEGIN {
-    printf "ratios to the Node peer: journal in memory %.2f (goal >= 1.0), SQLite journal %.2f (goal >= 0.8); Hummingbird floor %.2f\n", m / p, j / p, f / p
+  awk -v p="${RATE[0]}" -v f="${RATE[1]}" -v n="${RATE[2]}" -v m="${RATE[3]}" -v j="${RATE[4]}" 'BEGIN {
+    printf "ratios to the Node peer: journal in memory %.2f (goal >= 1.0), SQLite journal %.2f (goal >= 0.8); Hummingbird floor %.2f, NIO floor %.2f\n", m / p, j / p, f / p, n / p
     printf "ratios to the Hummingbird floor: journal in memory %.2f, SQLite journal %.2f\n", m / f, j / f }'
 }
 
