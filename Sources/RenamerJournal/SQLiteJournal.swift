@@ -185,9 +185,16 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
             change(&state.pending)
             return state.countWrite()
         }
-        if startFlush { queue.async { self.flush() } }
+        // A write that finds the journal idle waits a moment for others to share its commit: each
+        // commit is a transaction, its WAL frames and an fsync, and at moderate load (end to end,
+        // ~1,500 jobs/s) nearly every write paid for its own. Writes made during a commit are
+        // batched into the next one anyway.
+        if startFlush { queue.asyncAfter(deadline: .now() + Self.commitDelay) { self.flush() } }
         return generation
     }
+
+    /// How long a write arriving at an idle journal waits for company before its commit starts.
+    static let commitDelay = DispatchTimeInterval.microseconds(500)
 
     public var committedGeneration: Int { state.withLock { $0.committed } }
 
