@@ -204,6 +204,10 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         }
     }
 
+    public func whenDurable(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        if !state.withLock({ $0.wait(done) }) { done(.success(())) }
+    }
+
     /// Waits for every recorded write, closes the database and releases the lock, so that the file
     /// may be opened again (by another process, or by a new journal in this one).
     public func close() async throws {
@@ -229,12 +233,12 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         let (resume, again) = state.withLock { $0.finish(batch, generation: generation, failed: failure != nil) }
         if let failure {
             logger.error("journal write failed; retrying", metadata: ["error": "\(failure)"])
-            for continuation in resume { continuation.resume(throwing: JournalError("journal write failed: \(failure)")) }
+            for waiter in resume { waiter(.failure(JournalError("journal write failed: \(failure)"))) }
             if again { queue.asyncAfter(deadline: .now() + 1) { self.flush() } }
             return
         }
         onCommit(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, batch.jobs.count)
-        for continuation in resume { continuation.resume() }
+        for waiter in resume { waiter(.success(())) }
         if again { queue.async { self.flush() } }
     }
 

@@ -188,11 +188,11 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
             markUnreachableIfConnection(failure)
             let error = StorageError("cannot write to PostgreSQL: \(Self.describe(failure))")
             logger.error("database write failed; retrying", metadata: ["error": "\(error)"])
-            for continuation in resume { continuation.resume(throwing: error) }
+            for waiter in resume { waiter(.failure(error)) }
             if again { spawnFlush(after: .seconds(1)) }
             return
         }
-        for continuation in resume { continuation.resume() }
+        for waiter in resume { waiter(.success(())) }
         if again { spawnFlush(after: nil) }
     }
 

@@ -193,12 +193,37 @@ public final class JobLifecycle: Sendable {
             }
             store.commitIdempotencyKey(client: client, key: key)
         }
+        return .accepted(started(jobs))
+    }
+
+    /// Accepts without waiting, for a caller that is not a task (``JobLifecycle/accept(client:idempotencyKey:body:admit:make:)``
+    /// split at its wait): the jobs `make` builds are stored, not yet durable. Only for a request
+    /// without `Idempotency-Key` on single-process storage; nil when the request is refused or needs
+    /// the full path (the caller then takes it, and it gives every refusal its answer).
+    ///
+    /// Then, once ``JobStorage/whenDurable(_:)`` reports the jobs durable, ``started(_:)`` queues
+    /// them; if it reports a failure, ``abandon(_:)`` forgets them.
+    public func storeWithoutWaiting(client: String, admit: () -> Double?, make: (Date) -> [RenameJob]) -> [RenameJob]? {
+        guard replicas == nil, admit() == nil else { return nil }
+        let jobs = make(clock.now())
+        guard !jobs.isEmpty, store.insert(jobs, idempotencyKey: nil, body: .null, capacity: configuration.queue.capacity) else { return nil }
+        return jobs
+    }
+
+    /// Queues jobs just made durable (the first, then a batch's items after it); returns the first.
+    public func started(_ jobs: [RenameJob]) -> RenameJob {
+        let job = jobs[0]
         if GroupRunner.runs(job) {
             groups.start(job, items: Array(jobs.dropFirst()))
         } else {
             queue.enqueue(job)
         }
-        return .accepted(store.workingJob(job.id) ?? job)
+        return store.workingJob(job.id) ?? job
+    }
+
+    /// Forgets stored jobs that could not be made durable.
+    public func abandon(_ jobs: [RenameJob]) {
+        store.remove(jobs.map(\.id))
     }
 
     /// Cancels a job of `client` that has not called Cloudinary yet; nil when there is no such job.

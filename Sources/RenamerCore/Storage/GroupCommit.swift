@@ -11,6 +11,9 @@ public protocol PendingWrites {
 /// that is pending and writes it in one transaction; ``JobStorage/sync()`` waiters are resumed once
 /// their generation is committed, or with the flush's error. Kept in the storage's `Mutex`.
 public struct GroupCommit<Pending: PendingWrites> {
+    /// Called once its writes are committed, or with the flush's error.
+    public typealias Waiter = @Sendable (Result<Void, any Error>) -> Void
+
     /// What the next flush writes; a write changes it, then calls ``countWrite()``.
     public var pending = Pending()
     /// Increases with every recorded write.
@@ -18,7 +21,7 @@ public struct GroupCommit<Pending: PendingWrites> {
     /// Every write up to this number is durable.
     public private(set) var committed = 0
     private var flushing = false
-    private var waiters: [(target: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var waiters: [(target: Int, waiter: Waiter)] = []
 
     public init() {}
 
@@ -33,8 +36,14 @@ public struct GroupCommit<Pending: PendingWrites> {
 
     /// Waits for everything recorded so far; false when that is committed already (resume now).
     public mutating func wait(_ continuation: CheckedContinuation<Void, any Error>) -> Bool {
+        wait { continuation.resume(with: $0) }
+    }
+
+    /// Calls `waiter` once everything recorded so far is committed; false when that is committed
+    /// already (the caller calls it now).
+    public mutating func wait(_ waiter: @escaping Waiter) -> Bool {
         guard committed < recorded else { return false }
-        waiters.append((recorded, continuation))
+        waiters.append((recorded, waiter))
         return true
     }
 
@@ -52,16 +61,16 @@ public struct GroupCommit<Pending: PendingWrites> {
         generation: Int,
         failed: Bool,
         mayContinue: Bool = true
-    ) -> (resume: [CheckedContinuation<Void, any Error>], again: Bool) {
+    ) -> (resume: [Waiter], again: Bool) {
         if failed {
             pending.restore(batch)
         } else {
             committed = max(committed, generation)
         }
-        var resume: [CheckedContinuation<Void, any Error>] = []
-        waiters.removeAll { waiter in
-            guard failed || waiter.target <= committed else { return false }
-            resume.append(waiter.continuation)
+        var resume: [Waiter] = []
+        waiters.removeAll { waiting in
+            guard failed || waiting.target <= committed else { return false }
+            resume.append(waiting.waiter)
             return true
         }
         let again = mayContinue && (!pending.isEmpty || !waiters.isEmpty)

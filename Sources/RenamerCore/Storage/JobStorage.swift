@@ -26,6 +26,9 @@ public protocol JobStorage: Sendable {
     var committedGeneration: Int { get }
     /// Returns once every write recorded before the call is durable; throws if it cannot be made so.
     func sync() async throws
+    /// ``sync()`` for a caller that is not a task (a channel handler): `done` is called once every
+    /// write recorded before the call is durable, on whatever thread made it so.
+    func whenDurable(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void)
 
     // MARK: Reads
 
@@ -126,5 +129,18 @@ extension RenameJob {
     /// Whether nothing more will happen to the job: final, and no callback to make or retry.
     public var isSettled: Bool {
         status.isFinal && callbackEvent?.nextAttemptAt == nil && !(callback.status == .pending && callbackEvent == nil)
+    }
+}
+
+extension JobStorage {
+    public func whenDurable(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        Task {
+            do {
+                try await sync()
+                done(.success(()))
+            } catch {
+                done(.failure(error))
+            }
+        }
     }
 }

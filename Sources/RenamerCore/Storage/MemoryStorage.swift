@@ -82,6 +82,10 @@ public final class MemoryStorage: JobStorage {
 
     public func sync() async throws {}
 
+    public func whenDurable(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
+        done(.success(()))
+    }
+
     // MARK: Reads
 
     public func job(_ id: String) async throws(StorageError) -> RenameJob? {

@@ -128,12 +128,7 @@ struct JobRoutes: Sendable {
         )
         switch acceptance {
         case .accepted(let job):
-            acceptedCounter.increment()
-            kindAcceptedCounter.increment()
-            context.logger.info(
-                "\(kind.noun) accepted",
-                metadata: ["job_id": "\(job.id)", "client": "\(client.name)", "cloud": "\(cloud)"]
-            )
+            announce(job, client: client.name, cloud: cloud, logger: context.logger)
             return jobResponse(job, status: .accepted, headers: [.location: "\(kind.path)/\(job.id)"])
         case .replayed(let job):
             return jobResponse(job, status: .accepted, headers: [.location: "\(kind.path)/\(job.id)", .idempotentReplayed: "true"])
@@ -157,8 +152,24 @@ struct JobRoutes: Sendable {
         }
     }
 
+    /// Counts and logs an accepted job.
+    private func announce(_ job: RenameJob, client: String, cloud: String, logger: Logger) {
+        acceptedCounter.increment()
+        kindAcceptedCounter.increment()
+        logger.info("\(kind.noun) accepted", metadata: ["job_id": "\(job.id)", "client": "\(client)", "cloud": "\(cloud)"])
+    }
+
     /// Scope checks (403): cloud, public-ID prefixes, callback URL prefixes. Returns the cloud name.
     private func authorize(_ order: JobRequests.Order, client: RenamerConfiguration.Client) throws -> String {
+        let (cloud, errors) = scope(order, client: client)
+        guard errors.isEmpty else {
+            throw reject("forbidden", Problem(.forbidden, "forbidden", "not allowed for this client", errors: errors))
+        }
+        return cloud
+    }
+
+    /// The cloud an order uses, and every field outside the client's scope.
+    private func scope(_ order: JobRequests.Order, client: RenamerConfiguration.Client) -> (cloud: String, errors: [Problem.FieldError]) {
         var errors: [Problem.FieldError] = []
         let cloud = order.cloud ?? configuration.defaultCloud
         if configuration.clouds[cloud] == nil || !client.clouds.contains(cloud) {
@@ -175,10 +186,54 @@ struct JobRoutes: Sendable {
         if let url = order.callbackURL, !CallbackURL.allowed(url, for: client) {
             errors.append(.init(field: "callback_url", message: "outside this client's callback URL prefixes"))
         }
-        guard errors.isEmpty else {
-            throw reject("forbidden", Problem(.forbidden, "forbidden", "not allowed for this client", errors: errors))
-        }
-        return cloud
+        return (cloud, errors)
+    }
+
+    // MARK: POST without a task (FastAcceptHandler)
+
+    /// A job ``storeWithoutWaiting(_:body:)`` stored, and who asked for it.
+    struct Stored: Sendable {
+        let jobs: [RenameJob]
+        let client: String
+        let cloud: String
+    }
+
+    /// ``submit`` for a request that passes every check, without waiting and without answering any
+    /// refusal: runs the same checks and stores the job (not yet durable). Nil sends the request
+    /// down the full route, which answers it as any other (so every problem has one code path);
+    /// requests with an `Idempotency-Key` always go there (the key is looked up in storage).
+    func storeWithoutWaiting(_ headers: HTTPFields, body: ByteBuffer) -> Stored? {
+        guard headers[.idempotencyKey] == nil, readiness.isReady,
+            let client = authenticator.client(authorization: headers.value(.authorization)),
+            let contentType = headers.value(.contentType), Self.isJSON(contentType),
+            body.readableBytes <= configuration.http.maxBodyBytes,
+            case .object(let object)? = try? JSONValue.parse(body.readableBytesView),
+            case .valid(let order) = JobRequests.parse(kind, object, configuration: configuration)
+        else { return nil }
+        let (cloud, errors) = scope(order, client: client)
+        guard errors.isEmpty,
+            let jobs = lifecycle.storeWithoutWaiting(
+                client: client.name,
+                admit: { rateLimiter.admit(client.name) },
+                make: { now in order.make(client.name, now) }
+            )
+        else { return nil }
+        return Stored(jobs: jobs, client: client.name, cloud: cloud)
+    }
+
+    /// The `202` for jobs ``storeWithoutWaiting(_:body:)`` stored, once they are durable: queues,
+    /// counts and logs them as ``submit`` does, and renders the same answer.
+    func accepted(_ stored: Stored, logger: Logger) -> (response: HTTPResponse, body: ByteBuffer) {
+        let job = lifecycle.started(stored.jobs)
+        announce(job, client: stored.client, cloud: stored.cloud, logger: logger)
+        let body = ByteBuffer(bytes: JSONWriter.encode(job))
+        let response = HTTPResponse(
+            status: .accepted,
+            headerFields: [
+                .location: "\(kind.path)/\(job.id)", .contentType: "application/json", .contentLength: "\(body.readableBytes)",
+            ]
+        )
+        return (response, body)
     }
 
     // MARK: GET, DELETE

@@ -85,6 +85,10 @@ extension RenamerComponents {
 
 /// Builds the router every daemon serves; tests drive exactly this router.
 public func buildRouter(_ components: RenamerComponents) -> Router<RenamerRequestContext> {
+    buildRouter(components, jobRoutes: JobKind.allCases.map { JobRoutes($0, components) })
+}
+
+func buildRouter(_ components: RenamerComponents, jobRoutes: [JobRoutes]) -> Router<RenamerRequestContext> {
     let router = Router(context: RenamerRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: TransferCodingMiddleware())
@@ -96,7 +100,7 @@ public func buildRouter(_ components: RenamerComponents) -> Router<RenamerReques
         clock: components.clock
     )
     .register(on: router)
-    for kind in JobKind.allCases { JobRoutes(kind, components).register(on: router) }
+    for routes in jobRoutes { routes.register(on: router) }
     NotificationRoutes(components).register(on: router)
     router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))
     return router
@@ -110,11 +114,15 @@ public func buildApplication(
     onListening: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let http = components.configuration.http
+    let jobRoutes = JobKind.allCases.map { JobRoutes($0, components) }
+    let renames = jobRoutes.first { $0.kind == .rename }!
+    let logger = components.logger
     return Application(
-        router: buildRouter(components),
+        router: buildRouter(components, jobRoutes: jobRoutes),
         server: .http1(
             configuration: .init(
-                additionalChannelHandlers: [RequestDeadlineHandler()],
+                // FastAcceptHandler shares the rename route's checks, rate limits and counters.
+                additionalChannelHandlers: [RequestDeadlineHandler(), FastAcceptHandler(routes: renames, logger: logger)],
                 httpDecoderConfiguration: .init(
                     maxHeaderFieldSize: HTTPLimits.maxHeaderFieldBytes,
                     maxHeaderListSize: HTTPLimits.maxHeaderBytes,

@@ -1,0 +1,222 @@
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTPTypes
+import RenamerConfig
+import RenamerCore
+import RenamerCrypto
+
+/// Answers `POST /v1/renames` on the connection's event loop when the rename is accepted, and hands
+/// every other request (and every refusal) to Hummingbird unchanged (issue 17).
+///
+/// Through Hummingbird a request is a Swift task on the cooperative pool: the event loop that read
+/// it wakes a pool thread, and the answer goes back to the event loop. That costs as much as the
+/// rest of the HTTP stack (`Benchmarks/run.sh peers`: Hummingbird's floor ~21 µs per request, bare
+/// SwiftNIO's ~10). Here the accept runs where the request was read: the same checks and the same
+/// store as the route (``JobRoutes/storeWithoutWaiting(_:body:)``), then the answer once the
+/// job is durable (at once in memory; from the journal's commit otherwise).
+///
+/// What is taken: a `POST /v1/renames` with a `Content-Length` body and no `Idempotency-Key`,
+/// `Transfer-Encoding`, `Expect` or `Connection` header, when Hummingbird holds no request of this
+/// connection. Anything else, and any request the checks would refuse, is passed on as it arrived
+/// (buffered parts replayed), so Hummingbird answers it: one code path for every problem, for
+/// pipelining and for connection handling. Requests that arrive while an accepted job waits for its
+/// commit wait too (reads stop), so answers leave in request order.
+final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private enum State {
+        /// Between requests.
+        case idle
+        /// Reading the body of a request this handler may answer.
+        case reading(HTTPRequest, ByteBuffer, started: ContinuousClock.Instant)
+        /// The rest of a request Hummingbird answers.
+        case passing
+        /// An accepted job waits for its commit; inbound parts wait in `held`.
+        case committing
+    }
+
+    private let routes: JobRoutes
+    private let logger: Logger
+    private var state = State.idle
+    /// Requests passed to Hummingbird (counted at their head) whose answer has not ended yet.
+    private var withHummingbird = 0
+    private var held: [HTTPRequestPart] = []
+    private var readPending = false
+    private var date = HTTPDate()
+
+    init(routes: JobRoutes, logger: Logger) {
+        self.routes = routes
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        if case .committing = state {
+            held.append(part)
+        } else {
+            handle(part, context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        // While a job waits for its commit, reading stops: what was read already waits in `held`.
+        if case .committing = state {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), withHummingbird > 0 { withHummingbird -= 1 }
+        context.write(data, promise: promise)
+    }
+
+    private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch (state, part) {
+        case (.idle, .head(let head)) where withHummingbird == 0 && mayTake(head):
+            let length = head.headerFields[.contentLength].flatMap(Int.init) ?? 0
+            state = .reading(head, context.channel.allocator.buffer(capacity: length), started: .now)
+        case (.idle, .head):
+            state = .passing
+            withHummingbird += 1
+            context.fireChannelRead(wrapInboundOut(part))
+        case (.reading(let head, var body, let started), .body(var chunk)):
+            guard body.readableBytes + chunk.readableBytes <= routes.configuration.http.maxBodyBytes else {
+                pass(head, body, then: part, context: context)
+                return
+            }
+            state = .idle  // drops the state's reference, so the append does not copy the buffer
+            body.writeBuffer(&chunk)
+            state = .reading(head, body, started: started)
+        case (.reading(let head, let body, let started), .end(nil)):
+            guard let stored = routes.storeWithoutWaiting(head.headerFields, body: body) else {
+                pass(head, body, then: part, context: context)
+                return
+            }
+            state = .committing
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            routes.lifecycle.store.storage.whenDurable { result in
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.committed(result, stored, head, body, started: started, context: context)
+                }
+            }
+        case (.reading(let head, let body, _), .end):
+            pass(head, body, then: part, context: context)
+        case (.passing, .end):
+            state = .idle
+            context.fireChannelRead(wrapInboundOut(part))
+        default:
+            context.fireChannelRead(wrapInboundOut(part))
+        }
+    }
+
+    /// Hands a request to Hummingbird as it arrived: the head and body read so far, then `part`.
+    private func pass(_ head: HTTPRequest, _ body: ByteBuffer, then part: HTTPRequestPart, context: ChannelHandlerContext) {
+        state = .passing
+        withHummingbird += 1
+        context.fireChannelRead(wrapInboundOut(.head(head)))
+        if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
+        handle(part, context: context)
+    }
+
+    private func committed(
+        _ result: Result<Void, any Error>,
+        _ stored: JobRoutes.Stored,
+        _ head: HTTPRequest,
+        _ body: ByteBuffer,
+        started: ContinuousClock.Instant,
+        context: ChannelHandlerContext
+    ) {
+        state = .idle
+        switch result {
+        case .success:
+            respond(stored, head, started: started, context: context)
+        case .failure:
+            // Not durable: forgotten, and the route answers (it finds the journal failing: 503).
+            routes.lifecycle.abandon(stored.jobs)
+            pass(head, body, then: .end(nil), context: context)
+            context.fireChannelReadComplete()
+        }
+        // What arrived meanwhile, in order; it may be another job to commit.
+        while !held.isEmpty {
+            if case .committing = state { return }
+            handle(held.removeFirst(), context: context)
+        }
+        context.fireChannelReadComplete()
+        if readPending {
+            readPending = false
+            context.read()
+        }
+    }
+
+    /// Writes the `202` as the route would, with the request's id, and logs the request as
+    /// `RequestLogMiddleware` does.
+    private func respond(_ stored: JobRoutes.Stored, _ head: HTTPRequest, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
+        let id = head.headerFields[.requestID].flatMap(RequestLogMiddleware<RenamerRequestContext>.acceptable) ?? SecureRandom.hexToken(byteCount: 8)
+        var logger = logger
+        logger[metadataKey: "request_id"] = .string(id)
+        var (response, body) = routes.accepted(stored, logger: logger)
+        response.headerFields[.requestID] = id
+        response.headerFields[.date] = date.now()
+        context.write(wrapOutboundOut(.head(response)), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let elapsed = ContinuousClock.now - started
+        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+        logger.info(
+            "request",
+            metadata: [
+                "method": "POST", "path": "\(routes.kind.path)", "status": .stringConvertible(202),
+                "duration_ms": .stringConvertible((milliseconds * 100).rounded() / 100),
+            ]
+        )
+    }
+
+    /// Whether the request is one this handler may answer; anything unusual goes to Hummingbird.
+    private func mayTake(_ head: HTTPRequest) -> Bool {
+        let fields = head.headerFields
+        guard head.method == .post, head.path == "/v1/renames", let length = fields[.contentLength].flatMap(Int.init),
+            length <= routes.configuration.http.maxBodyBytes
+        else { return false }
+        return fields[.idempotencyKey] == nil && fields[.transferEncoding] == nil && fields[.expect] == nil && fields[.connection] == nil
+    }
+}
+
+/// The `Date` header's value (RFC 9110 IMF-fixdate), formatted once per second per connection.
+struct HTTPDate {
+    private var second = -1
+    private var value = ""
+
+    mutating func now() -> String {
+        let now = Date()
+        let second = Int(now.timeIntervalSince1970)
+        if second != self.second {
+            self.second = second
+            value = Self.format(now)
+        }
+        return value
+    }
+
+    static func format(_ date: Date) -> String {
+        var time = time_t(date.timeIntervalSince1970)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}
