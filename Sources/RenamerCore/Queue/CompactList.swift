@@ -34,15 +34,20 @@ enum CompactList<Element: Equatable> {
     }
 
     /// Inserts `element` before the first element that `isAfter` says comes after it (at the end
-    /// when none does).
-    mutating func insert(_ element: Element, beforeFirst isAfter: (Element) -> Bool) {
+    /// when none does); returns whether it is the first now.
+    @discardableResult
+    mutating func insert(_ element: Element, beforeFirst isAfter: (Element) -> Bool) -> Bool {
         switch self {
         case .one(let first):
-            self = isAfter(first) ? .many([element, first]) : .many([first, element])
+            let before = isAfter(first)
+            self = before ? .many([element, first]) : .many([first, element])
+            return before
         case .many(var elements):
             self = .one(element)
-            elements.insert(element, at: elements.firstIndex(where: isAfter) ?? elements.endIndex)
+            let index = elements.firstIndex(where: isAfter) ?? elements.endIndex
+            elements.insert(element, at: index)
             self = .many(elements)
+            return index == elements.startIndex
         }
     }
 
@@ -69,10 +74,14 @@ extension Dictionary {
         if self[key]?.append(element) == nil { self[key] = .one(element) }
     }
 
-    /// Inserts into the list under `key` before the first element `isAfter` picks, creating it.
-    mutating func insert<Element>(_ element: Element, at key: Key, beforeFirst isAfter: (Element) -> Bool)
+    /// Inserts into the list under `key` before the first element `isAfter` picks, creating it;
+    /// returns whether the element heads the list now.
+    @discardableResult
+    mutating func insert<Element>(_ element: Element, at key: Key, beforeFirst isAfter: (Element) -> Bool) -> Bool
     where Value == CompactList<Element> {
-        if self[key]?.insert(element, beforeFirst: isAfter) == nil { self[key] = .one(element) }
+        if let first = self[key]?.insert(element, beforeFirst: isAfter) { return first }
+        self[key] = .one(element)
+        return true
     }
 
     /// Removes from the list under `key`, dropping the key once the list is empty.

@@ -205,10 +205,12 @@ public final class JobQueue: @unchecked Sendable {
             }
             entries[job.id] = entry
             let order = entry.order
+            var atHead = entry.blockedBy.isEmpty
             for key in entry.keys {
-                lines.insert(job.id, at: key) { [entries] other in (entries[other]?.order ?? 0) > order }
+                let first = lines.insert(job.id, at: key) { [entries] other in (entries[other]?.order ?? 0) > order }
+                atHead = atHead && first
             }
-            if isAtHeadOfItsLines(job.id) { markReady(job.id, cloud: job.cloud) }
+            if atHead { markReady(job.id, cloud: job.cloud) }
             enqueuedSincePump = true
         }
     }
