@@ -59,12 +59,13 @@ extension RenameJob: Codable {
         createdAt = try RFC3339.decode(container, .createdAt)
         updatedAt = try RFC3339.decode(container, .updatedAt)
         completedAt = try container.decodeIfPresent(String.self, forKey: .completedAt).flatMap(RFC3339.date)
-        result = try container.decodeIfPresent(RenameResult.self, forKey: .result)
+        let result = try container.decodeIfPresent(RenameResult.self, forKey: .result)
         invalidation = try container.decode(Invalidation.self, forKey: .invalidation)
         error = try container.decodeIfPresent(JobError.self, forKey: .error)
         callback = try container.decode(Callback.self, forKey: .callback)
         notifiedAt = nil
         callbackEvent = nil
+        self.result = result
     }
 }
 

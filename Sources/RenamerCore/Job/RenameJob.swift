@@ -31,7 +31,11 @@ public struct RenameJob: Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var completedAt: Date?
-    public var result: RenameResult?
+    /// Cloudinary's answer once renamed (kept with the other rare fields, see ``rareBox``).
+    public var result: RenameResult? {
+        get { rareBox?.fields.result }
+        set { rare.result = newValue }
+    }
     public var invalidation: Invalidation
     public var error: JobError?
     public var callback: Callback
@@ -42,9 +46,49 @@ public struct RenameJob: Sendable, Equatable {
     /// The folder rename or batch an item belongs to (SPEC §11); items send no callback.
     public var parent: String?
     /// An asset update's new values (SPEC §11); nil for other kinds.
-    public var update: AssetUpdate?
+    public var update: AssetUpdate? {
+        get { rareBox?.fields.update }
+        set { rare.update = newValue }
+    }
     /// A folder rename's or batch's settings and counts (SPEC §11); nil for other kinds.
-    public var group: Group?
+    public var group: Group? {
+        get { rareBox?.fields.group }
+        set { rare.group = newValue }
+    }
+
+    /// The fields a queued rename lacks, behind one reference: a queued job is ~300 bytes smaller
+    /// (609 → ~330 inline), and the working set and memory storage each keep one (issue 17: the
+    /// 256 MiB at 100,000 queued jobs). Copy on write: a box is changed only while unshared.
+    private var rareBox: RareBox?
+
+    struct RareFields: Sendable, Equatable {
+        var result: RenameResult?
+        var update: AssetUpdate?
+        var group: Group?
+    }
+
+    final class RareBox: @unchecked Sendable, Equatable {
+        var fields: RareFields
+
+        init(_ fields: RareFields) {
+            self.fields = fields
+        }
+
+        static func == (lhs: RareBox, rhs: RareBox) -> Bool { lhs.fields == rhs.fields }
+    }
+
+    private var rare: RareFields {
+        get { rareBox?.fields ?? RareFields() }
+        set {
+            if newValue.result == nil && newValue.update == nil && newValue.group == nil {
+                rareBox = nil
+            } else if isKnownUniquelyReferenced(&rareBox) {
+                rareBox?.fields = newValue
+            } else {
+                rareBox = RareBox(newValue)
+            }
+        }
+    }
 
     /// What the job does, from its id's prefix.
     public var kind: JobKind { JobKind(id: id) }
@@ -276,10 +320,10 @@ public struct RenameJob: Sendable, Equatable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.completedAt = completedAt
-        self.result = result
         self.invalidation = invalidation
         self.error = error
         self.callback = callback
+        self.result = result
     }
 
 }
