@@ -57,6 +57,29 @@ struct FastAcceptTests {
         }
     }
 
+    /// A request Hummingbird answers with `Connection: close` ends the connection: a rename
+    /// pipelined behind it is not taken (its answer could not be sent).
+    @Test(arguments: Storage.allCases)
+    func nothingIsTakenAfterARequestThatCloses(_ storage: Storage) async throws {
+        try await Self.run(storage) { harness in
+            let requests = [Self.rename("a", headers: ["Connection: close"]), Self.rename("b")]
+            let answer = try await HTTPFramingTests.exchange(port: harness.daemonRun.port, requests.joined())
+            #expect(HTTPFramingTests.statuses(answer) == [202], "\(answer)")
+            #expect(try await harness.allJobs().map(\.fromPublicID) == ["products/a"])
+        }
+    }
+
+    /// A client that shuts its sending side after the request still gets its `202`, also while the
+    /// job waits for its commit.
+    @Test(arguments: Storage.allCases)
+    func aHalfClosedClientGetsItsAnswer(_ storage: Storage) async throws {
+        try await Self.run(storage) { harness in
+            let answer = try await HTTPFramingTests.exchange(port: harness.daemonRun.port, Self.rename("a"), halfClose: true)
+            #expect(HTTPFramingTests.statuses(answer) == [202], "\(answer)")
+            #expect(Self.sources(answer) == ["a"])
+        }
+    }
+
     /// The event loop's `202` and the route's (an `Idempotency-Key` sends a request there) carry the
     /// same headers and the same fields, and both echo `X-Request-Id`.
     @Test(arguments: Storage.allCases)

@@ -14,7 +14,8 @@ import Glibc
 struct HTTPFramingTests {
     /// Sends `request` on a new connection and reads until the server closes it (bounded: 10 s
     /// without a byte ends the read), off the cooperative pool.
-    static func exchange(port: Int, _ request: String) async throws -> String {
+    /// With `halfClose`, the client shuts its sending side right after the request.
+    static func exchange(port: Int, _ request: String, halfClose: Bool = false) async throws -> String {
         try await offload {
             let descriptor = try connectToLoopback(port: port)
             defer { close(descriptor) }
@@ -22,6 +23,7 @@ struct HTTPFramingTests {
             setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             var bytes = Array(request.utf8)
             _ = send(descriptor, &bytes, bytes.count, Int32(MSG_NOSIGNAL))
+            if halfClose { shutdown(descriptor, Int32(SHUT_WR)) }
             var received: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)
             while true {

@@ -203,10 +203,19 @@ public final class JobLifecycle: Sendable {
     ///
     /// Then, once ``JobStorage/whenDurable(_:)`` reports the jobs durable, ``started(_:)`` queues
     /// them; if it reports a failure, ``abandon(_:)`` forgets them.
-    public func storeWithoutWaiting(client: String, admit: () -> Double?, make: (Date) -> [RenameJob]) -> [RenameJob]? {
+    /// `refund` gives back what `admit` took when the jobs do not fit after all.
+    public func storeWithoutWaiting(
+        client: String,
+        admit: () -> Double?,
+        refund: () -> Void,
+        make: (Date) -> [RenameJob]
+    ) -> [RenameJob]? {
         guard replicas == nil, admit() == nil else { return nil }
         let jobs = make(clock.now())
-        guard !jobs.isEmpty, store.insert(jobs, idempotencyKey: nil, body: .null, capacity: configuration.queue.capacity) else { return nil }
+        guard !jobs.isEmpty, store.insert(jobs, idempotencyKey: nil, body: .null, capacity: configuration.queue.capacity) else {
+            refund()
+            return nil
+        }
         return jobs
     }
 

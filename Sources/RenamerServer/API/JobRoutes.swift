@@ -215,10 +215,18 @@ struct JobRoutes: Sendable {
             let jobs = lifecycle.storeWithoutWaiting(
                 client: client.name,
                 admit: { rateLimiter.admit(client.name) },
+                refund: { rateLimiter.refund(client.name) },
                 make: { now in order.make(client.name, now) }
             )
         else { return nil }
         return Stored(jobs: jobs, client: client.name, cloud: cloud)
+    }
+
+    /// Forgets jobs ``storeWithoutWaiting(_:body:)`` stored that could not be made durable, and
+    /// gives back their rate-limit token (the route takes the request again).
+    func abandon(_ stored: Stored) {
+        lifecycle.abandon(stored.jobs)
+        rateLimiter.refund(stored.client)
     }
 
     /// The `202` for jobs ``storeWithoutWaiting(_:body:)`` stored, once they are durable: queues,

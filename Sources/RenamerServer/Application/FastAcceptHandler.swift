@@ -40,12 +40,22 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case committing
     }
 
+    /// What arrived while a job waits for its commit, replayed in order once it is answered.
+    private enum Held {
+        case part(HTTPRequestPart)
+        case event(Any)
+        case error(any Error)
+    }
+
     private let routes: JobRoutes
     private let logger: Logger
     private var state = State.idle
     /// Requests passed to Hummingbird (counted at their head) whose answer has not ended yet.
     private var withHummingbird = 0
-    private var held: [HTTPRequestPart] = []
+    /// A request passed to Hummingbird asked to close the connection: it reads nothing after it,
+    /// so neither may this handler.
+    private var closing = false
+    private var held: [Held] = []
     private var readPending = false
     private var date = HTTPDate()
 
@@ -57,9 +67,35 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         if case .committing = state {
-            held.append(part)
+            held.append(.part(part))
         } else {
             handle(part, context: context)
+        }
+    }
+
+    /// Events (the client closing its side, shutdown's quiescing) and errors must not overtake a
+    /// request: one being read goes to Hummingbird first, one being committed is answered first.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch state {
+        case .committing:
+            held.append(.event(event))
+        case .reading(let head, let body, _):
+            passBuffered(head, body, context: context)
+            context.fireUserInboundEventTriggered(event)
+        case .idle, .passing:
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch state {
+        case .committing:
+            held.append(.error(error))
+        case .reading(let head, let body, _):
+            passBuffered(head, body, context: context)
+            context.fireErrorCaught(error)
+        case .idle, .passing:
+            context.fireErrorCaught(error)
         }
     }
 
@@ -86,9 +122,10 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case (.idle, .head(let head)) where withHummingbird == 0 && mayTake(head):
             let length = head.headerFields[.contentLength].flatMap(Int.init) ?? 0
             state = .reading(head, context.channel.allocator.buffer(capacity: length), started: .now)
-        case (.idle, .head):
+        case (.idle, .head(let head)):
             state = .passing
             withHummingbird += 1
+            if let connection = head.headerFields[.connection], connection.lowercased().contains("close") { closing = true }
             context.fireChannelRead(wrapInboundOut(part))
         case (.reading(let head, var body, let started), .body(var chunk)):
             guard body.readableBytes + chunk.readableBytes <= routes.configuration.http.maxBodyBytes else {
@@ -124,11 +161,16 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Hands a request to Hummingbird as it arrived: the head and body read so far, then `part`.
     private func pass(_ head: HTTPRequest, _ body: ByteBuffer, then part: HTTPRequestPart, context: ChannelHandlerContext) {
+        passBuffered(head, body, context: context)
+        handle(part, context: context)
+    }
+
+    /// Hands Hummingbird the head and body read so far; the rest of the request follows them.
+    private func passBuffered(_ head: HTTPRequest, _ body: ByteBuffer, context: ChannelHandlerContext) {
         state = .passing
         withHummingbird += 1
         context.fireChannelRead(wrapInboundOut(.head(head)))
         if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
-        handle(part, context: context)
     }
 
     private func committed(
@@ -145,16 +187,21 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
             respond(stored, head, started: started, context: context)
         case .failure:
             // Not durable: forgotten, and the route answers (it finds the journal failing: 503).
-            routes.lifecycle.abandon(stored.jobs)
+            routes.abandon(stored)
             pass(head, body, then: .end(nil), context: context)
-            context.fireChannelReadComplete()
         }
         // What arrived meanwhile, in order; it may be another job to commit.
         while !held.isEmpty {
-            if case .committing = state { return }
-            handle(held.removeFirst(), context: context)
+            if case .committing = state { break }
+            switch held.removeFirst() {
+            case .part(let part): handle(part, context: context)
+            case .event(let event): userInboundEventTriggered(context: context, event: event)
+            case .error(let error): errorCaught(context: context, error: error)
+            }
         }
+        // Whatever was handed to Hummingbird is delivered now.
         context.fireChannelReadComplete()
+        if case .committing = state { return }
         if readPending {
             readPending = false
             context.read()
@@ -187,7 +234,7 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Whether the request is one this handler may answer; anything unusual goes to Hummingbird.
     private func mayTake(_ head: HTTPRequest) -> Bool {
         let fields = head.headerFields
-        guard head.method == .post, head.path == "/v1/renames", let length = fields[.contentLength].flatMap(Int.init),
+        guard !closing, head.method == .post, head.path == "/v1/renames", let length = fields[.contentLength].flatMap(Int.init),
             length <= routes.configuration.http.maxBodyBytes
         else { return false }
         return fields[.idempotencyKey] == nil && fields[.transferEncoding] == nil && fields[.expect] == nil && fields[.connection] == nil

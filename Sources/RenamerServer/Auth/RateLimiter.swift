@@ -35,4 +35,13 @@ final class RateLimiter: Sendable {
             return (1 - bucket.tokens) / rate
         }
     }
+
+    /// Gives back the token an admitted request did not use (it was not accepted after all, and the
+    /// route admits it again).
+    func refund(_ client: String) {
+        guard let rate = rates[client], rate > 0 else { return }
+        buckets.withLock { buckets in
+            if let bucket = buckets[client] { buckets[client]?.tokens = min(max(1, rate), bucket.tokens + 1) }
+        }
+    }
 }
