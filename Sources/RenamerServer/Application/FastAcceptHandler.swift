@@ -65,37 +65,38 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        if case .committing = state {
-            held.append(.part(part))
-        } else {
-            handle(part, context: context)
-        }
+        arrive(.part(unwrapInboundIn(data)), context: context)
     }
 
     /// Events (the client closing its side, shutdown's quiescing) and errors must not overtake a
     /// request: one being read goes to Hummingbird first, one being committed is answered first.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        switch state {
-        case .committing:
-            held.append(.event(event))
-        case .reading(let head, let body, _):
-            passBuffered(head, body, context: context)
-            context.fireUserInboundEventTriggered(event)
-        case .idle, .passing:
-            context.fireUserInboundEventTriggered(event)
-        }
+        arrive(.event(event), context: context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        switch state {
-        case .committing:
-            held.append(.error(error))
-        case .reading(let head, let body, _):
+        arrive(.error(error), context: context)
+    }
+
+    private func arrive(_ item: Held, context: ChannelHandlerContext) {
+        switch (state, item) {
+        case (.committing, _):
+            held.append(item)
+        case (.reading(let head, let body, _), .event), (.reading(let head, let body, _), .error):
             passBuffered(head, body, context: context)
-            context.fireErrorCaught(error)
-        case .idle, .passing:
-            context.fireErrorCaught(error)
+            fire(item, context: context)
+        case (_, .part(let part)):
+            handle(part, context: context)
+        case (.idle, _), (.passing, _):
+            fire(item, context: context)
+        }
+    }
+
+    private func fire(_ item: Held, context: ChannelHandlerContext) {
+        switch item {
+        case .part(let part): context.fireChannelRead(wrapInboundOut(part))
+        case .event(let event): context.fireUserInboundEventTriggered(event)
+        case .error(let error): context.fireErrorCaught(error)
         }
     }
 
@@ -193,11 +194,7 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // What arrived meanwhile, in order; it may be another job to commit.
         while !held.isEmpty {
             if case .committing = state { break }
-            switch held.removeFirst() {
-            case .part(let part): handle(part, context: context)
-            case .event(let event): userInboundEventTriggered(context: context, event: event)
-            case .error(let error): errorCaught(context: context, error: error)
-            }
+            arrive(held.removeFirst(), context: context)
         }
         // Whatever was handed to Hummingbird is delivered now.
         context.fireChannelReadComplete()
