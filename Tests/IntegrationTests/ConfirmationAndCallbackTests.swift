@@ -27,7 +27,7 @@ struct ConfirmationAndCallbackTests {
     @Test func probeConfirmsOnceTheOldURLIsGoneThenTheCallbackIsDelivered() async throws {
         // 2 s before the CDN drops the old URL, so that the first probe sees it served even when
         // the suite's other tests (several real replicas among them) load both cores.
-        try await Harness.run(emulatorSettings: Self.emulator(invalidationDelay: 2)) { harness in
+        try await Harness.run(Harness.patientCloudinary, emulatorSettings: Self.emulator(invalidationDelay: 2)) { harness in
             let id = try await rename(harness)
             let job = try await harness.waitForJob(id, status: "completed")
             let invalidation = try #require(job["invalidation"] as? [String: Any])

@@ -54,7 +54,7 @@ struct FoldersAndBatchesTests {
     // MARK: Asset updates
 
     @Test func anAssetUpdateMovesTheAssetAndCallsBackOnce() async throws {
-        try await Harness.run(emulatorSettings: Self.settings()) { harness in
+        try await Harness.run(Harness.patientCloudinary, emulatorSettings: Self.settings()) { harness in
             harness.emulator.state.seed(publicID: "products/a")
             let reply = try await post(
                 harness,
@@ -102,7 +102,7 @@ struct FoldersAndBatchesTests {
     // MARK: Folder renames
 
     @Test func aDynamicFolderRenameIsOneAdminCall() async throws {
-        try await Harness.run(emulatorSettings: Self.settings()) { harness in
+        try await Harness.run(Harness.patientCloudinary, emulatorSettings: Self.settings()) { harness in
             for name in ["a", "b", "c/d"] { harness.emulator.state.seed(publicID: "products/\(name)", assetFolder: "products/old") }
             harness.emulator.state.clearRequests()
             let reply = try await post(
@@ -321,7 +321,10 @@ struct FoldersAndBatchesTests {
 
     /// With its budget spent, Admin API work stays queued while Upload API renames go on.
     @Test func aSpentBudgetHoldsAdminWorkOnly() async throws {
-        try await Harness.run(["clouds.main.admin_api_max_requests_per_hour": "3"], emulatorSettings: Self.settings()) { harness in
+        try await Harness.run(
+            Harness.patientCloudinary.merging(["clouds.main.admin_api_max_requests_per_hour": "3"]) { $1 },
+            emulatorSettings: Self.settings()
+        ) { harness in
             for index in 0..<5 { harness.emulator.state.seed(publicID: "products/u\(index)") }
             harness.emulator.state.seed(publicID: "products/r")
             var ids: [String] = []
@@ -355,7 +358,7 @@ struct FoldersAndBatchesTests {
         var settings = Self.settings()
         settings.adminAPIBudget = 2
         settings.adminAPIWindowSeconds = 1.5
-        try await Harness.run(emulatorSettings: settings) { harness in
+        try await Harness.run(Harness.patientCloudinary, emulatorSettings: settings) { harness in
             for index in 0..<5 { harness.emulator.state.seed(publicID: "products/u\(index)") }
             var ids: [String] = []
             for index in 0..<5 {

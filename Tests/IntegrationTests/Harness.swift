@@ -14,6 +14,10 @@ import Synchronization
 /// The emulator and a daemon, both on loopback ports in this process, driven over HTTP.
 final class Harness: Sendable {
     static let catalogToken = "catalog-token"
+    /// For tests that count Cloudinary calls exactly: the suite's 2 s timeout, hit when kill and
+    /// replica tests starve the in-process emulator, makes the outcome unknown and the daemon
+    /// rightly looks up or retries (one more call). Their emulator never hangs, so they can wait.
+    static let patientCloudinary = ["clouds.main.timeout_seconds": "30"]
     static let otherToken = "other-token"
     static let webhookSecret = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 

@@ -49,7 +49,7 @@ struct RenamePipelineTests {
 
     @Test(arguments: [400, 401, 403, 404, 409])
     func finalErrorsFailAtOnceWithCloudinarysMessage(_ status: Int) async throws {
-        try await Harness.run { harness in
+        try await Harness.run(Harness.patientCloudinary) { harness in
             harness.emulator.state.seed(publicID: "products/a")
             harness.emulator.state.addFault(.init(operation: "rename", status: status, message: "scripted \(status)"))
             let id = try #require(try await harness.submit(["from_public_id": "products/a", "to_public_id": "products/b"]).json["id"] as? String)
