@@ -55,7 +55,7 @@ public enum PublicID {
             for (index, byte) in bytes.enumerated() {
                 if byte >= 0x80 { return .undecided }
                 if byte < 0x20 || byte == 0x7F { control = true }
-                if forbidden == nil, isForbidden(byte) { forbidden = byte }
+                if forbidden == nil, forbiddenTable[Int(byte)] { forbidden = byte }
                 if byte == UInt8(ascii: "/") {
                     dotSegment = dotSegment || isDots(bytes[segmentStart..<index])
                     segmentStart = index + 1
@@ -75,15 +75,8 @@ public enum PublicID {
         } ?? .undecided
     }
 
-    /// `forbiddenASCII` without hashing each byte.
-    private static func isForbidden(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "?"), UInt8(ascii: "&"), UInt8(ascii: "#"), UInt8(ascii: "\\"), UInt8(ascii: "%"), UInt8(ascii: "<"),
-            UInt8(ascii: ">"), UInt8(ascii: "+"):
-            true
-        default: false
-        }
-    }
+    /// `forbiddenASCII` as a table by byte, so the one-pass check hashes nothing.
+    private static let forbiddenTable: [Bool] = (0..<128).map { forbiddenASCII.contains(UInt8($0)) }
 
     private static func isDots(_ segment: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
         (segment.count == 1 || segment.count == 2) && segment.allSatisfy { $0 == UInt8(ascii: ".") }

@@ -47,7 +47,6 @@ struct ShardedDictionary<Key: Hashable, Value> {
     }
 
     var count: Int { shards.reduce(0) { $0 + $1.count } }
-    var isEmpty: Bool { shards.allSatisfy(\.isEmpty) }
     /// Every value, in no order (for the rare whole-store reads: recovery, purge, lists).
     var values: [Value] { shards.flatMap(\.values) }
 }

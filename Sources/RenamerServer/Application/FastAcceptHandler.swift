@@ -217,15 +217,7 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(response)), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        let elapsed = ContinuousClock.now - started
-        let milliseconds = Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
-        logger.info(
-            "request",
-            metadata: [
-                "method": "POST", "path": "\(routes.kind.path)", "status": .stringConvertible(202),
-                "duration_ms": .stringConvertible((milliseconds * 100).rounded() / 100),
-            ]
-        )
+        RequestLogMiddleware<RenamerRequestContext>.log(logger, method: "POST", path: routes.kind.path, status: 202, since: started)
     }
 
     /// Whether the request is one this handler may answer; anything unusual goes to Hummingbird.
