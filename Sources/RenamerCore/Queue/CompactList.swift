@@ -68,24 +68,26 @@ enum CompactList<Element: Equatable> {
     }
 }
 
-extension Dictionary {
-    /// Appends to the list under `key`, creating it.
-    mutating func append<Element>(_ element: Element, at key: Key) where Value == CompactList<Element> {
-        if self[key]?.append(element) == nil { self[key] = .one(element) }
+extension Optional {
+    // On an optional list, so that `dictionary[key].append(x)` looks the key up once (the
+    // subscript's modify accessor) whether or not the list exists yet.
+
+    /// Appends to the list, creating it.
+    mutating func append<Element>(_ element: Element) where Wrapped == CompactList<Element> {
+        if self?.append(element) == nil { self = .one(element) }
     }
 
-    /// Inserts into the list under `key` before the first element `isAfter` picks, creating it;
-    /// returns whether the element heads the list now.
-    @discardableResult
-    mutating func insert<Element>(_ element: Element, at key: Key, beforeFirst isAfter: (Element) -> Bool) -> Bool
-    where Value == CompactList<Element> {
-        if let first = self[key]?.insert(element, beforeFirst: isAfter) { return first }
-        self[key] = .one(element)
+    /// Inserts before the first element `isAfter` picks, creating the list; returns whether the
+    /// element heads the list now.
+    mutating func insert<Element>(_ element: Element, beforeFirst isAfter: (Element) -> Bool) -> Bool
+    where Wrapped == CompactList<Element> {
+        if let first = self?.insert(element, beforeFirst: isAfter) { return first }
+        self = .one(element)
         return true
     }
 
-    /// Removes from the list under `key`, dropping the key once the list is empty.
-    mutating func remove<Element>(_ element: Element, at key: Key) where Value == CompactList<Element> {
-        if self[key]?.remove(element) == false { self[key] = nil }
+    /// Removes from the list, dropping it once it is empty.
+    mutating func remove<Element>(_ element: Element) where Wrapped == CompactList<Element> {
+        if self?.remove(element) == false { self = nil }
     }
 }

@@ -77,11 +77,31 @@ public final class JobQueue: @unchecked Sendable {
             (from, to) = job.heldNames
         }
 
-        /// The public IDs the job holds (compact: the entry is stored per queued job).
-        var keys: [AssetKey] {
-            let source = AssetKey(cloud: cloud, resourceType: resourceType, publicID: from)
-            guard let to else { return [source] }
-            return [source, AssetKey(cloud: cloud, resourceType: resourceType, publicID: to)]
+        /// The public IDs the job holds (made on use: the entry is stored per queued job).
+        var keys: HeldKeys {
+            HeldKeys(
+                source: AssetKey(cloud: cloud, resourceType: resourceType, publicID: from),
+                target: to.map { AssetKey(cloud: cloud, resourceType: resourceType, publicID: $0) }
+            )
+        }
+    }
+
+    /// A job's one or two public IDs, walked without an array per use (the queue walks them
+    /// several times per job).
+    struct HeldKeys: Sequence {
+        var source: AssetKey
+        var target: AssetKey?
+
+        func makeIterator() -> Iterator { Iterator(first: source, second: target) }
+
+        struct Iterator: IteratorProtocol {
+            var first: AssetKey?
+            var second: AssetKey?
+
+            mutating func next() -> AssetKey? {
+                defer { (first, second) = (second, nil) }
+                return first
+            }
         }
     }
 
@@ -108,14 +128,17 @@ public final class JobQueue: @unchecked Sendable {
     private let onRenamePhaseEnded: @Sendable (RenameJob) -> Void
 
     // Confined to `scheduler`.
-    private var entries: [String: Entry] = [:]
+    // The tables with an element per queued job are sharded (``ShardedDictionary``): with hundreds
+    // of thousands queued, plain dictionaries spent most of the queue's time rehashing strings as
+    // they grew and comparing strings on every probe (issue 17).
+    private var entries = ShardedDictionary<String, Entry>()
     /// Per public ID, the jobs holding or waiting for it, in acceptance order.
-    private var lines: [AssetKey: CompactList<String>] = [:]
+    private var lines = ShardedDictionary<AssetKey, CompactList<String>>()
     private var ready: [String: Deque<String>] = [:]
     /// The ids in `ready` that are still to be started. A job that ends while it waits there is
     /// removed from this set only; `pump` skips it. That keeps every operation O(1) however deep
     /// the queue (a scan of `ready` per finished job made draining 100,000 jobs quadratic).
-    private var readyIDs: Set<String> = []
+    private var readyIDs = ShardedDictionary<String, Void>()
     private var inFlight: [String: Int] = [:]
     /// The cloud of each job in flight: its slot is given back even if the job left the queue
     /// meanwhile (cancelled while it waited for its claim, SPEC §12).
@@ -227,7 +250,7 @@ public final class JobQueue: @unchecked Sendable {
             var hold = Hold(cloud: job.cloud, prefixes: [job.fromPublicID + "/", job.toPublicID + "/"], order: nextOrder)
             nextOrder += 1
             if !granted {
-                for (id, entry) in entries where entry.cloud == job.cloud && entry.keys.contains(where: { hold.covers($0.publicID) }) {
+                for (id, entry) in entries.elements where entry.cloud == job.cloud && entry.keys.contains(where: { hold.covers($0.publicID) }) {
                     hold.waitingFor.insert(id)
                     holdsWaitingForJob[id, default: []].append(job.id)
                 }
@@ -299,10 +322,10 @@ public final class JobQueue: @unchecked Sendable {
     /// How long an accepted job may wait in the inbox for others to join it. Under load the
     /// scheduler then wakes once per few dozen jobs instead of once per job (each wake-up is a
     /// thread hand-off: issue 17's profile); a job starts at most this much later.
-    static let batchingDelay = DispatchTimeInterval.microseconds(500)
+    static let batchingMicroseconds: UInt32 = 500
 
     /// Runs `work` on ``scheduler`` after everything submitted before it; `batching` work may wait
-    /// ``batchingDelay`` for more.
+    /// ``batchingMicroseconds`` for more.
     private func submit(batching: Bool = false, _ work: @escaping @Sendable () -> Void) {
         let wake = inbox.withLock { inbox in
             inbox.work.append(work)
@@ -311,7 +334,7 @@ public final class JobQueue: @unchecked Sendable {
         }
         guard wake else { return }
         if batching {
-            scheduler.asyncAfter(deadline: .now() + Self.batchingDelay) { [self] in runInbox() }
+            scheduler.gathering(forMicroseconds: Self.batchingMicroseconds) { [self] in runInbox() }
         } else {
             scheduler.async { [self] in runInbox() }
         }
@@ -358,7 +381,7 @@ public final class JobQueue: @unchecked Sendable {
     // MARK: - Scheduling (on `scheduler`)
 
     private func markReady(_ id: String, cloud: String) {
-        guard readyIDs.insert(id).inserted else { return }
+        guard readyIDs.insert(id) else { return }
         ready[cloud, default: []].append(id)
     }
 
@@ -381,7 +404,7 @@ public final class JobQueue: @unchecked Sendable {
             }
             let limit = localLimit(cloud)
             while inFlight[cloud, default: 0] < limit, let id = ready[cloud]?.popFirst() {
-                guard readyIDs.remove(id) != nil else { continue }
+                guard readyIDs.remove(id) else { continue }
                 start(id)
             }
             if ready[cloud]?.isEmpty == true { ready[cloud] = nil }

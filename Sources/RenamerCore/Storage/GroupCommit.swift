@@ -1,9 +1,16 @@
 /// Writes waiting for the next group commit (a storage's own kinds of write).
 public protocol PendingWrites {
     init()
+    /// An empty batch with room for as much as `batch` held (the next batch is usually as big;
+    /// growing a dictionary from nothing every commit rehashed its keys several times).
+    init(sizedLike batch: Self)
     var isEmpty: Bool { get }
     /// Puts back a batch that failed to commit, under anything recorded since.
     mutating func restore(_ failed: Self)
+}
+
+extension PendingWrites {
+    public init(sizedLike batch: Self) { self.init() }
 }
 
 /// The bookkeeping of a group commit, shared by the SQLite journal and PostgreSQL: writes are
@@ -49,7 +56,7 @@ public struct GroupCommit<Pending: PendingWrites> {
 
     /// The batch for a flush, and the generation it reaches once committed.
     public mutating func takeBatch() -> (batch: Pending, generation: Int) {
-        defer { pending = Pending() }
+        defer { pending = Pending(sizedLike: pending) }
         return (pending, recorded)
     }
 

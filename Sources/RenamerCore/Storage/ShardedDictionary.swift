@@ -52,15 +52,45 @@ struct ShardedDictionary<Key: Hashable, Value> {
 }
 
 extension ShardedDictionary {
+    /// Every key with its value, in no order (for the rare whole-table walks).
+    var elements: some Sequence<(key: Key, value: Value)> {
+        shards.lazy.flatMap { shard in shard.lazy.map { (key: $0.key.key, value: $0.value) } }
+    }
+
     /// Appends to the list under `key`, creating it.
     mutating func append<Element>(_ element: Element, at key: Key) where Value == CompactList<Element> {
-        let hashed = Hashed(key)
-        shards[Self.shard(hashed)].append(element, at: hashed)
+        self[key].append(element)
+    }
+
+    /// Inserts into the list under `key` before the first element `isAfter` picks, creating it;
+    /// returns whether the element heads the list now.
+    mutating func insert<Element>(_ element: Element, at key: Key, beforeFirst isAfter: (Element) -> Bool) -> Bool
+    where Value == CompactList<Element> {
+        self[key].insert(element, beforeFirst: isAfter)
     }
 
     /// Removes from the list under `key`, dropping the key once the list is empty.
     mutating func remove<Element>(_ element: Element, at key: Key) where Value == CompactList<Element> {
-        let hashed = Hashed(key)
-        shards[Self.shard(hashed)].remove(element, at: hashed)
+        self[key].remove(element)
     }
+}
+
+extension ShardedDictionary where Value == Void {
+    /// Adds `key` to the set; false when it was there already.
+    mutating func insert(_ key: Key) -> Bool {
+        var inserted = false
+        Self.update(&self[key]) { value in
+            if value == nil {
+                value = ()
+                inserted = true
+            }
+        }
+        return inserted
+    }
+
+    /// Removes `key` from the set; false when it was not there.
+    @discardableResult
+    mutating func remove(_ key: Key) -> Bool { removeValue(forKey: key) != nil }
+
+    private static func update(_ value: inout Value?, _ change: (inout Value?) -> Void) { change(&value) }
 }

@@ -117,12 +117,13 @@ public func buildApplication(
     let jobRoutes = JobKind.allCases.map { JobRoutes($0, components) }
     let renames = jobRoutes.first { $0.kind == .rename }!
     let logger = components.logger
+    let mailboxes = EventLoopMailboxes()
     return Application(
         router: buildRouter(components, jobRoutes: jobRoutes),
         server: .http1(
             configuration: .init(
                 // FastAcceptHandler shares the rename route's checks, rate limits and counters.
-                additionalChannelHandlers: [RequestDeadlineHandler(), FastAcceptHandler(routes: renames, logger: logger)],
+                additionalChannelHandlers: [RequestDeadlineHandler(), FastAcceptHandler(routes: renames, mailboxes: mailboxes, logger: logger)],
                 httpDecoderConfiguration: .init(
                     maxHeaderFieldSize: HTTPLimits.maxHeaderFieldBytes,
                     maxHeaderListSize: HTTPLimits.maxHeaderBytes,

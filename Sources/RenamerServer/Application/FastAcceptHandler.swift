@@ -6,6 +6,7 @@ import NIOHTTPTypes
 import RenamerConfig
 import RenamerCore
 import RenamerCrypto
+import Synchronization
 
 /// Answers `POST /v1/renames` on the connection's event loop when the rename is accepted, and hands
 /// every other request (and every refusal) to Hummingbird unchanged (issue 17).
@@ -49,6 +50,8 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let routes: JobRoutes
     private let logger: Logger
+    private let mailboxes: EventLoopMailboxes
+    private var loopMailbox: EventLoopMailbox?
     private var state = State.idle
     /// Requests passed to Hummingbird (counted at their head) whose answer has not ended yet.
     private var withHummingbird = 0
@@ -59,9 +62,17 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPending = false
     private var date = HTTPDate()
 
-    init(routes: JobRoutes, logger: Logger) {
+    init(routes: JobRoutes, mailboxes: EventLoopMailboxes, logger: Logger) {
         self.routes = routes
+        self.mailboxes = mailboxes
         self.logger = logger
+    }
+
+    private func mailbox(_ context: ChannelHandlerContext) -> EventLoopMailbox {
+        if let loopMailbox { return loopMailbox }
+        let mailbox = mailboxes.mailbox(for: context.eventLoop)
+        loopMailbox = mailbox
+        return mailbox
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -105,8 +116,11 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        // While a job waits for its commit, reading stops: what was read already waits in `held`.
-        if case .committing = state {
+        // While a job waits for its commit, reading stops once something has arrived behind it (a
+        // pipelined request, the client closing its side), so `held` keeps at most one read's
+        // worth. Stopping at once cost two `epoll_ctl` calls per request, for clients that send
+        // nothing more until they are answered.
+        if case .committing = state, !held.isEmpty {
             readPending = true
         } else {
             context.read()
@@ -142,10 +156,10 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             state = .committing
-            let loop = context.eventLoop
-            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let mailbox = mailbox(context)
             routes.lifecycle.store.storage.whenDurable { result in
-                loop.execute {
+                mailbox.post {
                     let (handler, context) = bound.value
                     handler.committed(result, stored, head, body, started: started, context: context)
                 }
@@ -227,6 +241,52 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
             length <= routes.configuration.http.maxBodyBytes
         else { return false }
         return fields[.idempotencyKey] == nil && fields[.transferEncoding] == nil && fields[.expect] == nil && fields[.connection] == nil
+    }
+}
+
+/// Work sent to one event loop from other threads, run in one task per batch: a journal commit
+/// makes many jobs durable at once, and an `execute` per job woke the loop once per job (issue 17).
+final class EventLoopMailbox: Sendable {
+    let loop: any EventLoop
+    /// Bounded by the jobs awaiting a commit on this loop's connections (one per connection).
+    private let work = Mutex<[@Sendable () -> Void]>([])
+
+    init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    /// Runs `item` on the loop, after whatever was posted before it.
+    func post(_ item: @escaping @Sendable () -> Void) {
+        let first = work.withLock { work in
+            work.append(item)
+            return work.count == 1
+        }
+        if first { loop.execute { self.run() } }
+    }
+
+    private func run() {
+        let items = work.withLock { work in
+            defer { work.removeAll(keepingCapacity: true) }
+            return work
+        }
+        for item in items { item() }
+    }
+}
+
+/// One ``EventLoopMailbox`` per event loop, made when a connection on the loop first needs it.
+final class EventLoopMailboxes: Sendable {
+    private let mailboxes = Mutex<[ObjectIdentifier: EventLoopMailbox]>([:])
+
+    init() {}
+
+    func mailbox(for loop: any EventLoop) -> EventLoopMailbox {
+        mailboxes.withLock { mailboxes in
+            let key = ObjectIdentifier(loop)
+            if let mailbox = mailboxes[key] { return mailbox }
+            let mailbox = EventLoopMailbox(loop: loop)
+            mailboxes[key] = mailbox
+            return mailbox
+        }
     }
 }
 
