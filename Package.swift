@@ -174,10 +174,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Issue 17's floors: the HTTP stack alone (Hummingbird, and bare SwiftNIO) for `Benchmarks/run.sh peers`.
+        // Issue 17's floors: the HTTP stack alone (Hummingbird, bare SwiftNIO, AsyncHTTPClient) for
+        // `Benchmarks/run.sh peers` and `e2e`.
         .executableTarget(
             name: "http-floor",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -3,7 +3,8 @@
 #   Benchmarks/run.sh throughput  /healthz (ceiling), accept in memory, accept with journal,
 #                                 signed notifications: side by side in one run, with ratios
 #   Benchmarks/run.sh e2e         jobs completed per second through the emulator (rename, probe,
-#                                 callback; zero artificial delay) and daemon CPU per 1,000 jobs
+#                                 callback; zero artificial delay) and daemon CPU per 1,000 jobs,
+#                                 then the HTTP stack's floor for one job's five exchanges (issue 17)
 #   Benchmarks/run.sh memory      RSS idle, with JOBS queued jobs, and after BATCHES drained batches
 #   Benchmarks/run.sh recovery    start to /readyz 200 with JOBS unfinished jobs in the journal
 #   Benchmarks/run.sh soak        RSS after each of SOAK_BATCHES batches of BATCH full jobs (rename,
@@ -224,7 +225,39 @@ e2e() {
   completed=$(metric 'renamer_jobs_finished_total{status="completed"}')
   failed=$(curl -s "$DAEMON/metrics" | awk '$1 == "renamer_jobs_finished_total{status=\"failed\"}" {print int($2)}')
   echo "completed $completed, failed ${failed:-0}, emulator callbacks received $(curl -s "$EMULATOR/_emulator/callbacks")"
+  echo "journal: $(metric renamer_journal_job_writes_total) job rows in $(metric renamer_journal_commit_duration_seconds_count) commits"
   stop_daemon
+  e2e_floor "$(echo "1000 * ($cpu1 - $cpu0) / $accepted" | bc -l)"
+}
+
+# The HTTP stack's floor under one job's five exchanges, measured after the e2e run: two inbound
+# (the accept, answered on the event loop: bare SwiftNIO; the notification, a Hummingbird route)
+# and three outbound through AsyncHTTPClient set up as the daemon's (rename, probe, callback), at
+# the run's concurrency (16). $1: the daemon's CPU-s per 1,000 jobs, for the comparison.
+e2e_floor() {
+  [ -x "$BIN/http-floor" ] || swift build -c release --static-swift-stdlib --product http-floor >/dev/null
+  local floor=$BIN/http-floor port=19561 stack saved=${DAEMON_PID:-} nio hummingbird outbound
+  [ -x "$floor" ] || floor=.build/release/http-floor
+  for stack in nio hummingbird; do
+    "$floor" $stack $port >"$WORK/floor.log" 2>&1 &
+    DAEMON_PID=$!
+    PIDS+=($DAEMON_PID)
+    for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
+    CONNECTIONS=16 DURATION=5 RENAMER_TOKEN=alpha-token bench "floor: inbound, $stack" -s Benchmarks/accept.lua "http://127.0.0.1:$port" |
+      tee "$WORK/floor-$stack.txt"
+    [ $stack = nio ] || continue
+    # The outbound floor against this (cheap) server; the client's own CPU per request.
+    "$floor" client "http://127.0.0.1:$port/v1/renames" 5 16 | tee "$WORK/floor-client.txt"
+    stop_daemon
+  done
+  stop_daemon
+  DAEMON_PID=$saved
+  nio=$(sed 's/.*daemon \([0-9.]*\) µs.*/\1/' "$WORK/floor-nio.txt")
+  hummingbird=$(sed 's/.*daemon \([0-9.]*\) µs.*/\1/' "$WORK/floor-hummingbird.txt")
+  outbound=$(sed 's/.*client CPU \([0-9.]*\) µs.*/\1/' "$WORK/floor-client.txt")
+  awk -v n="$nio" -v h="$hummingbird" -v o="$outbound" -v d="$1" 'BEGIN {
+    f = n + h + 3 * o
+    printf "HTTP floor of one job (1 NIO accept + 1 Hummingbird route + 3 AsyncHTTPClient calls): %.0f µs = %.3f CPU-s per 1,000 jobs; the daemon: %.3f (%.1fx the floor; goal 0.5)\n", f, f / 1000, d, d * 1000 / f }'
 }
 
 memory() {

@@ -7,6 +7,13 @@
 //   http-floor hummingbird PORT   Hummingbird 2, as the daemon uses it (router, async handler)
 //   http-floor nio PORT           SwiftNIO's HTTP/1 pipeline answering on the event loop: no
 //                                 Swift task per request, no hop to the cooperative pool and back
+//   http-floor client URL SECONDS CONCURRENCY
+//                                 the outbound floor: AsyncHTTPClient configured as the daemon's
+//                                 (HTTP/1, pooled, no redirects) POSTing a callback-sized JSON body
+//                                 to URL, CONCURRENCY at a time; prints requests and this process's
+//                                 CPU per request (the end-to-end run's three outbound calls per job)
+import AsyncHTTPClient
+import Foundation
 import Hummingbird
 import NIOCore
 import NIOHTTP1
@@ -25,6 +32,13 @@ let location = "/v1/renames/rn_0123456789abcdef01234567"
 switch arguments.first {
 case "nio":
     try await NIOFloor.run(port: port)
+case "client":
+    let values = Array(arguments.dropFirst())
+    guard values.count == 3, let seconds = Double(values[1]), let concurrency = Int(values[2]) else {
+        print("usage: http-floor client URL SECONDS CONCURRENCY")
+        exit(2)
+    }
+    try await ClientFloor.run(url: values[0], seconds: seconds, concurrency: concurrency)
 default:
     let router = Router()
     router.get("healthz") { _, _ in
@@ -81,5 +95,51 @@ enum NIOFloor {
             .bind(host: "127.0.0.1", port: port)
             .get()
         try await channel.closeFuture.get()
+    }
+}
+
+/// AsyncHTTPClient as the daemon's outbound client is set up, sending requests back to back.
+enum ClientFloor {
+    static func run(url: String, seconds: Double, concurrency: Int) async throws {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow, timeout: .init(connect: .seconds(5)))
+        configuration.httpVersion = .http1Only
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
+        let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+        let body = [UInt8](job.utf8)
+        let cpuBefore = cpuSeconds()
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        let started = ContinuousClock.now
+        let sent = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var count = 0
+                    while ContinuousClock.now < deadline {
+                        var request = HTTPClientRequest(url: url)
+                        request.method = .POST
+                        request.headers.add(name: "Content-Type", value: "application/json")
+                        request.headers.add(name: "webhook-id", value: "msg_0123456789abcdef")
+                        request.body = .bytes(body)
+                        let response = try await client.execute(request, deadline: .now() + .seconds(10))
+                        _ = try await response.body.collect(upTo: 65536)
+                        count += 1
+                    }
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = ContinuousClock.now - started
+        let cpu = cpuSeconds() - cpuBefore
+        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        print(String(format: "%d requests in %.1f s: %.0f req/s, client CPU %.1f µs per request", sent, wall, Double(sent) / wall, cpu * 1e6 / Double(sent)))
+        try await client.shutdown()
+    }
+
+    /// This process's user and system CPU time so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 }
