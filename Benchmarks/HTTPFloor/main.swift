@@ -131,7 +131,15 @@ enum ClientFloor {
         let elapsed = ContinuousClock.now - started
         let cpu = cpuSeconds() - cpuBefore
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print(String(format: "%d requests in %.1f s: %.0f req/s, client CPU %.1f µs per request", sent, wall, Double(sent) / wall, cpu * 1e6 / Double(sent)))
+        print(
+            String(
+                format: "%d requests in %.1f s: %.0f req/s, client CPU %.1f µs per request",
+                sent,
+                wall,
+                Double(sent) / wall,
+                cpu * 1e6 / Double(sent)
+            )
+        )
         try await client.shutdown()
     }
 
