@@ -7,6 +7,14 @@
 //   http-floor hummingbird PORT   Hummingbird 2, as the daemon uses it (router, async handler)
 //   http-floor nio PORT           SwiftNIO's HTTP/1 pipeline answering on the event loop: no
 //                                 Swift task per request, no hop to the cooperative pool and back
+//   http-floor nio-sqlite PORT PATH [GATHER_MICROSECONDS]
+//                                 the durable floor: the SwiftNIO floor, but each POST's answer
+//                                 waits for its row (a unique id and a job-sized JSON body, one
+//                                 table with its primary key) to be committed to a SQLite database
+//                                 at PATH as the journal commits (GRDB, WAL, synchronous = FULL, one
+//                                 writer, group commit after a wait for company: the journal's 0.5 ms
+//                                 unless given); the
+//                                 answers of a commit reach each event loop in one task
 //   http-floor client URL SECONDS CONCURRENCY
 //                                 the outbound floor: AsyncHTTPClient configured as the daemon's
 //                                 (HTTP/1, pooled, no redirects) POSTing a callback-sized JSON body
@@ -14,10 +22,12 @@
 //                                 CPU per request (the end-to-end run's three outbound calls per job)
 import AsyncHTTPClient
 import Foundation
+import GRDB
 import Hummingbird
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 let arguments = CommandLine.arguments.dropFirst()
 let port = arguments.dropFirst().first.flatMap(Int.init) ?? 19561
@@ -32,6 +42,13 @@ let location = "/v1/renames/rn_0123456789abcdef01234567"
 switch arguments.first {
 case "nio":
     try await NIOFloor.run(port: port)
+case "nio-sqlite":
+    guard let path = arguments.dropFirst(2).first else {
+        print("usage: http-floor nio-sqlite PORT PATH [GATHER_MICROSECONDS]")
+        exit(2)
+    }
+    let gather = arguments.dropFirst(3).first.flatMap(UInt32.init) ?? 500
+    try await NIOFloor.run(port: port, journal: try FloorJournal(path: path, gatherMicroseconds: gather))
 case "client":
     let values = Array(arguments.dropFirst())
     guard values.count == 3, let seconds = Double(values[1]), let concurrency = Int(values[2]) else {
@@ -63,6 +80,11 @@ enum NIOFloor {
         typealias OutboundOut = HTTPServerResponsePart
 
         private var head: HTTPRequestHead?
+        private let journal: FloorJournal?
+
+        init(journal: FloorJournal?) {
+            self.journal = journal
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -70,27 +92,36 @@ enum NIOFloor {
             case .body: break
             case .end:
                 guard let head else { return }
-                let renames = head.method == .POST && head.uri == "/v1/renames"
-                let body = context.channel.allocator.buffer(string: renames ? job : #"{"status":"ok"}"#)
-                var headers: HTTPHeaders = ["Content-Type": "application/json", "Content-Length": "\(body.readableBytes)"]
-                if renames { headers.add(name: "Location", value: location) }
-                context.write(
-                    wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: renames ? .accepted : .ok, headers: headers))),
-                    promise: nil
-                )
-                context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                 self.head = nil
+                if let journal, head.method == .POST {
+                    let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                    journal.record { bound.value.0.respond(head, context: bound.value.1) }
+                } else {
+                    respond(head, context: context)
+                }
             }
+        }
+
+        private func respond(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+            let renames = head.method == .POST && head.uri == "/v1/renames"
+            let body = context.channel.allocator.buffer(string: renames ? job : #"{"status":"ok"}"#)
+            var headers: HTTPHeaders = ["Content-Type": "application/json", "Content-Length": "\(body.readableBytes)"]
+            if renames { headers.add(name: "Location", value: location) }
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: renames ? .accepted : .ok, headers: headers))),
+                promise: nil
+            )
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
 
-    static func run(port: Int) async throws {
+    static func run(port: Int, journal: FloorJournal? = nil) async throws {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(Handler()) }
+                channel.pipeline.configureHTTPServerPipeline().flatMap { channel.pipeline.addHandler(Handler(journal: journal)) }
             }
             .bind(host: "127.0.0.1", port: port)
             .get()
@@ -149,5 +180,70 @@ enum ClientFloor {
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+}
+
+/// The least a durable accept can do with the daemon's journal design: one row per request, group
+/// committed by one writer, answered once committed.
+final class FloorJournal: @unchecked Sendable {
+    private struct State {
+        var rows: [(id: String, done: @Sendable () -> Void, loop: any EventLoop)] = []
+        var flushing = false
+        var sequence = 0
+    }
+
+    private let database: DatabasePool
+    private let queue = DispatchQueue(label: "http-floor.journal")
+    private let state = Mutex(State())
+    private let gatherMicroseconds: UInt32
+
+    init(path: String, gatherMicroseconds: UInt32) throws {
+        self.gatherMicroseconds = gatherMicroseconds
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        database = try DatabasePool(path: path, configuration: configuration)
+        try database.write { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY NOT NULL, sequence INTEGER NOT NULL, body BLOB NOT NULL)")
+        }
+    }
+
+    /// Records a row for this request; `done` runs on the calling event loop once it is committed.
+    func record(_ done: @escaping @Sendable () -> Void) {
+        let id = "rn_" + String(UInt64.random(in: 1 << 60...UInt64.max), radix: 16) + String(UInt32.random(in: 1 << 28...UInt32.max), radix: 16)
+        let loop = MultiThreadedEventLoopGroup.currentEventLoop!
+        let start = state.withLock { state in
+            state.rows.append((id, done, loop))
+            defer { state.flushing = true }
+            return !state.flushing
+        }
+        if start {
+            queue.async {
+                if self.gatherMicroseconds > 0 { usleep(self.gatherMicroseconds) }
+                self.flush()
+            }
+        }
+    }
+
+    private func flush() {
+        let (rows, first) = state.withLock { state in
+            defer {
+                state.sequence += state.rows.count
+                state.rows = []
+            }
+            return (state.rows, state.sequence)
+        }
+        let body = Data(job.utf8)
+        try! database.write { db in
+            let insert = try db.cachedStatement(sql: "INSERT INTO jobs (id, sequence, body) VALUES (?, ?, ?)")
+            for (offset, row) in rows.enumerated() { try insert.execute(arguments: [row.id, first + offset, body]) }
+        }
+        var byLoop: [ObjectIdentifier: (loop: any EventLoop, done: [@Sendable () -> Void])] = [:]
+        for row in rows { byLoop[ObjectIdentifier(row.loop), default: (row.loop, [])].done.append(row.done) }
+        for (_, entry) in byLoop { entry.loop.execute { for done in entry.done { done() } } }
+        let again = state.withLock { state in
+            state.flushing = !state.rows.isEmpty
+            return state.flushing
+        }
+        if again { queue.async { self.flush() } }
     }
 }
