@@ -206,7 +206,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
 
     public func sync() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            if !state.withLock({ $0.wait(continuation) }) { continuation.resume() }
+            whenDurable { continuation.resume(with: $0) }
         }
     }
 

@@ -147,7 +147,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
 
     public func sync() async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            if !state.withLock({ $0.commit.wait(continuation) }) { continuation.resume() }
+            if !state.withLock({ $0.commit.wait { continuation.resume(with: $0) } }) { continuation.resume() }
         }
     }
 

@@ -41,11 +41,6 @@ public struct GroupCommit<Pending: PendingWrites> {
         return (recorded, true)
     }
 
-    /// Waits for everything recorded so far; false when that is committed already (resume now).
-    public mutating func wait(_ continuation: CheckedContinuation<Void, any Error>) -> Bool {
-        wait { continuation.resume(with: $0) }
-    }
-
     /// Calls `waiter` once everything recorded so far is committed; false when that is committed
     /// already (the caller calls it now).
     public mutating func wait(_ waiter: @escaping Waiter) -> Bool {

@@ -78,19 +78,12 @@ extension ShardedDictionary {
 extension ShardedDictionary where Value == Void {
     /// Adds `key` to the set; false when it was there already.
     mutating func insert(_ key: Key) -> Bool {
-        var inserted = false
-        Self.update(&self[key]) { value in
-            if value == nil {
-                value = ()
-                inserted = true
-            }
-        }
-        return inserted
+        let hashed = Hashed(key)
+        return shards[Self.shard(hashed)].updateValue((), forKey: hashed) == nil
     }
 
     /// Removes `key` from the set; false when it was not there.
     @discardableResult
     mutating func remove(_ key: Key) -> Bool { removeValue(forKey: key) != nil }
 
-    private static func update(_ value: inout Value?, _ change: (inout Value?) -> Void) { change(&value) }
 }

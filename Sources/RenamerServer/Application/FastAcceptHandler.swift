@@ -23,7 +23,7 @@ import Synchronization
 /// connection. Anything else, and any request the checks would refuse, is passed on as it arrived
 /// (buffered parts replayed), so Hummingbird answers it: one code path for every problem, for
 /// pipelining and for connection handling. Requests that arrive while an accepted job waits for its
-/// commit wait too (reads stop), so answers leave in request order.
+/// commit wait too (reading stops once one arrives), so answers leave in request order.
 final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -265,10 +265,8 @@ final class EventLoopMailbox: Sendable {
     }
 
     private func run() {
-        let items = work.withLock { work in
-            defer { work.removeAll(keepingCapacity: true) }
-            return work
-        }
+        var items: [@Sendable () -> Void] = []
+        work.withLock { swap(&items, &$0) }
         for item in items { item() }
     }
 }

@@ -136,25 +136,21 @@ public struct CataloguedMetricsFactory: MetricsFactory {
         }
     }
 
-    public func destroyCounter(_ handler: any CounterHandler) {
+    public func destroyCounter(_ handler: any CounterHandler) { forgetCounter(handler) }
+
+    public func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) { forgetCounter(handler) }
+
+    public func destroyRecorder(_ handler: any RecorderHandler) { forgetGauge(handler) }
+
+    public func destroyMeter(_ handler: any MeterHandler) { forgetGauge(handler) }
+
+    private func forgetCounter(_ handler: Any) {
         guard let counter = handler as? Prometheus.Counter else { return }
         handles.counters.withLock { $0 = $0.filter { $0.value !== counter } }
         registry.unregisterCounter(counter)
     }
 
-    public func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {
-        guard let counter = handler as? Prometheus.Counter else { return }
-        handles.counters.withLock { $0 = $0.filter { $0.value !== counter } }
-        registry.unregisterCounter(counter)
-    }
-
-    public func destroyRecorder(_ handler: any RecorderHandler) {
-        guard let gauge = handler as? Prometheus.Gauge else { return }
-        handles.gauges.withLock { $0 = $0.filter { $0.value !== gauge } }
-        registry.unregisterGauge(gauge)
-    }
-
-    public func destroyMeter(_ handler: any MeterHandler) {
+    private func forgetGauge(_ handler: Any) {
         guard let gauge = handler as? Prometheus.Gauge else { return }
         handles.gauges.withLock { $0 = $0.filter { $0.value !== gauge } }
         registry.unregisterGauge(gauge)
