@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import RenamerCore
 
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +14,7 @@ import Glibc
 /// process closed. The holder's pid is written into the lock file for the message a second
 /// process prints.
 final class JournalLock: Sendable {
-    private let descriptor: Mutex<Int32?>
+    private let descriptor: Locked<Int32?>
 
     /// Takes the lock of the journal at `journalPath` without waiting.
     ///
@@ -33,7 +33,7 @@ final class JournalLock: Sendable {
         }
         let pid = Array("\(getpid())\n".utf8)
         if ftruncate(fd, 0) == 0 { _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) } }
-        descriptor = Mutex(fd)
+        descriptor = Locked(fd)
     }
 
     /// Releases the lock; later calls do nothing.

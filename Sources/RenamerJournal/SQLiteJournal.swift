@@ -19,7 +19,7 @@ import Synchronization
 ///
 /// `@unchecked Sendable`: the stored properties are `let`s of Sendable types, GRDB's `DatabasePool`
 /// (internally synchronized, documented as usable from any thread) and the Dispatch queue that
-/// confines ``flush()``; mutable state is behind the `Mutex`.
+/// confines ``flush()``; mutable state is behind the lock.
 public final class SQLiteJournal: JobStorage, @unchecked Sendable {
     struct Pending: PendingWrites {
         var jobs: [String: (job: RenameJob, sequence: Int)] = [:]
@@ -48,7 +48,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
     let lock: JournalLock
     let logger: Logger
     private let queue = DispatchQueue(label: "asset-renamer.journal")
-    private let state = Mutex(GroupCommit<Pending>())
+    private let state = Locked(GroupCommit<Pending>())
     /// Observes commit latency (seconds) and batch size; set by the daemon for metrics.
     public let onCommit: @Sendable (_ seconds: Double, _ writes: Int) -> Void
 

@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
 import NIOPosix
-import Synchronization
+import RenamerCore
 
 extension HTTPClient {
     /// The daemon's client for Cloudinary and CDN probes: connecting is bounded at 5 s.
@@ -43,5 +43,5 @@ extension HTTPClient {
         var connectionsPerOrigin: Int
     }
 
-    private static let callbackClients = Mutex<[CallbackClientKey: HTTPClient]>([:])
+    private static let callbackClients = Locked<[CallbackClientKey: HTTPClient]>([:])
 }

@@ -3,7 +3,6 @@ import Logging
 import PostgresNIO
 import RenamerConfig
 import RenamerCore
-import Synchronization
 
 /// Jobs, keys, the notification replay window and the callback outbox in PostgreSQL, shared by
 /// several replicas (SPEC §12; README "Running several replicas").
@@ -62,8 +61,8 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
     /// Called once if this replica's lease was taken by another replica: its jobs run elsewhere
     /// now, and nothing it holds in memory may act any more. The daemon exits (SPEC §12).
     let onLeaseLost: @Sendable () -> Void
-    private let state = Mutex(State())
-    private let tasks = Mutex<[Task<Void, Never>]>([])
+    private let state = Locked(State())
+    private let tasks = Locked<[Task<Void, Never>]>([])
 
     /// Connects lazily: nothing is sent before ``startupState(now:)``.
     public init(
@@ -349,7 +348,7 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
             var done = false
         }
 
-        private let state = Mutex(State())
+        private let state = Locked(State())
 
         func start(_ continuation: CheckedContinuation<T, any Error>, work: Task<Void, Never>, timer: Task<Void, Never>) {
             let early = state.withLock { state -> Result<T, any Error>? in

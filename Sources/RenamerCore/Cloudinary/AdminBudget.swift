@@ -20,7 +20,7 @@ public final class AdminBudget: Sendable {
         var blockedUntil: Date?
     }
 
-    private let state = Mutex([String: CloudState]())
+    private let state = Locked([String: CloudState]())
     /// Replicas spending the same accounts' budgets (SPEC §12): each spends its share.
     private let replicas = Atomic<Int>(1)
     let window: TimeInterval

@@ -3,7 +3,6 @@ import Logging
 import Metrics
 import RenamerConfig
 import RenamerCrypto
-import Synchronization
 
 /// Runs the jobs that are made of items (SPEC §11): folder renames in `fixed` mode and batches.
 ///
@@ -50,7 +49,7 @@ public final class GroupRunner: Sendable {
     /// Where a parent goes once final (callback delivery).
     let onFinal: @Sendable (RenameJob) -> Void
     public let tasks = TrackedTasks()
-    private let active = Mutex([String: Active]())
+    private let active = Locked([String: Active]())
 
     /// Items of one folder rename waiting for their call before listing pauses.
     static let window = 1000

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// The tasks a service starts for its outbound calls (renames, probes, callbacks, outbox reads),
 /// owned by the service so that none outlives it: ``cancelAll()`` cancels them and waits for each
 /// at shutdown. Their number is bounded by the service's own slots.
@@ -10,7 +8,7 @@ public final class TrackedTasks: Sendable {
         var closed = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

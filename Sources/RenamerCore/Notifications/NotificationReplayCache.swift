@@ -1,7 +1,6 @@
 import DequeModule
 import Foundation
 import RenamerCrypto
-import Synchronization
 
 /// The (timestamp, signature) pairs of notifications already answered 200, each kept for
 /// `notifications.max_age_seconds` (older ones fail the age check anyway), at most `capacity`.
@@ -61,7 +60,7 @@ public final class NotificationReplayCache: Sendable {
         var order: Deque<(Key, Date)> = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let retention: Double
     private let capacity: Int
     private let storage: (any JobStorage)?

@@ -4,7 +4,6 @@ import Foundation
 import Logging
 import Metrics
 import RenamerConfig
-import Synchronization
 
 /// The in-memory rename queue, driven by one serial Dispatch queue (SPEC §3).
 ///
@@ -115,7 +114,7 @@ public final class JobQueue: @unchecked Sendable {
     /// Work for ``scheduler`` in submission order. One wake-up of the scheduler runs all that piled
     /// up meanwhile: under load, accepted jobs are queued in batches instead of one thread hand-off
     /// each. Bounded as the queue is (`queue.capacity` jobs, plus their calls' completions).
-    private let inbox = Mutex<(work: [@Sendable () -> Void], scheduled: Bool)>(([], false))
+    private let inbox = Locked<(work: [@Sendable () -> Void], scheduled: Bool)>(([], false))
     /// The Cloudinary calls in flight; none outlives the daemon (``JobLifecycle/shutdown()``).
     public let tasks = TrackedTasks()
     let metrics: any MetricsFactory

@@ -16,7 +16,7 @@ extension PendingWrites {
 /// The bookkeeping of a group commit, shared by the SQLite journal and PostgreSQL: writes are
 /// recorded under the storage's lock and numbered (generations); one flush at a time takes all
 /// that is pending and writes it in one transaction; ``JobStorage/sync()`` waiters are resumed once
-/// their generation is committed, or with the flush's error. Kept in the storage's `Mutex`.
+/// their generation is committed, or with the flush's error. Kept under the storage's lock.
 public struct GroupCommit<Pending: PendingWrites> {
     /// Called once its writes are committed, or with the flush's error.
     public typealias Waiter = @Sendable (Result<Void, any Error>) -> Void

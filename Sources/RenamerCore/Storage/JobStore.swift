@@ -1,6 +1,5 @@
 import DequeModule
 import Foundation
-import Synchronization
 
 /// The working set: jobs whose rename is not final, and jobs written since they settled until that
 /// write is readable from storage; everything else is read from ``storage`` (SPEC §8: memory does
@@ -71,7 +70,7 @@ public final class JobStore: Sendable {
     /// How many jobs that left memory ``recentlySettled(_:)`` remembers (a fixed bound: ~2 KB each).
     static let recentCapacity = 2048
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Where every change is recorded and history is read from.
     public let storage: any JobStorage
 

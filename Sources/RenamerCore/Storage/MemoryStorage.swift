@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// `storage.path: ":memory:"`: storage in this process's memory, for tests and the demo. Nothing is
 /// durable, so history grows memory here (until `retention_days` purges it); writes apply at once,
@@ -35,7 +34,7 @@ public final class MemoryStorage: JobStorage {
         var generation = 0
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     public init() {}
 

@@ -6,7 +6,6 @@ import NIOCore
 import RenamerConfig
 import RenamerCore
 import RenamerOutbound
-import Synchronization
 
 /// What the daemon is made of, shared by the HTTP routes and the background services.
 public struct RenamerComponents: Sendable {
@@ -159,10 +158,10 @@ enum HTTPLimits {
 
 /// The daemon's public base URL, settable once the bound port is known.
 public final class PublicBaseURL: Sendable {
-    private let storage: Mutex<String>
+    private let storage: Locked<String>
 
     init(_ value: String) {
-        storage = Mutex(value)
+        storage = Locked(value)
     }
 
     public var value: String {

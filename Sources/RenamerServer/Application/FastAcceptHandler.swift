@@ -6,7 +6,6 @@ import NIOHTTPTypes
 import RenamerConfig
 import RenamerCore
 import RenamerCrypto
-import Synchronization
 
 /// Answers `POST /v1/renames` on the connection's event loop when the rename is accepted, and hands
 /// every other request (and every refusal) to Hummingbird unchanged (issue 17).
@@ -249,7 +248,7 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
 final class EventLoopMailbox: Sendable {
     let loop: any EventLoop
     /// Bounded by the jobs awaiting a commit on this loop's connections (one per connection).
-    private let work = Mutex<[@Sendable () -> Void]>([])
+    private let work = Locked<[@Sendable () -> Void]>([])
 
     init(loop: any EventLoop) {
         self.loop = loop
@@ -273,7 +272,7 @@ final class EventLoopMailbox: Sendable {
 
 /// One ``EventLoopMailbox`` per event loop, made when a connection on the loop first needs it.
 final class EventLoopMailboxes: Sendable {
-    private let mailboxes = Mutex<[ObjectIdentifier: EventLoopMailbox]>([:])
+    private let mailboxes = Locked<[ObjectIdentifier: EventLoopMailbox]>([:])
 
     init() {}
 

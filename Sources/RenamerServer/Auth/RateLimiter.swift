@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import RenamerCore
 
 /// Per-client token buckets for `max_requests_per_second` (SPEC §2): the bucket holds up to one
 /// second's worth of requests (at least one) and refills continuously.
@@ -10,7 +10,7 @@ final class RateLimiter: Sendable {
     }
 
     private let rates: [String: Double]
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let buckets = Locked<[String: Bucket]>([:])
     private let now: @Sendable () -> Double
 
     init(rates: [String: Double], now: @escaping @Sendable () -> Double = { ProcessInfo.processInfo.systemUptime }) {

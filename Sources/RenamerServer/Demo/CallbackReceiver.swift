@@ -3,8 +3,8 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import RenamerCore
 import RenamerCrypto
-import Synchronization
 
 /// A caller's webhook endpoint for the demo and the tests: records every callback, verifies its
 /// Standard Webhooks signature, and answers with scripted statuses (200 once the script is empty).
@@ -41,7 +41,7 @@ public final class CallbackReceiver: Sendable {
         var script: [Answer] = []
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let verifier: StandardWebhooks
 
     public init(secrets: [WebhookSecret]) {

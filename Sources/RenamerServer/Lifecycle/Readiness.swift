@@ -1,4 +1,4 @@
-import Synchronization
+import RenamerCore
 
 /// Whether the daemon takes work: `/readyz` and new renames read it (SPEC §2, §8).
 ///
@@ -13,7 +13,7 @@ public final class Readiness: Sendable {
         case draining
     }
 
-    private let state = Mutex(State.starting)
+    private let state = Locked(State.starting)
 
     public init() {}
 

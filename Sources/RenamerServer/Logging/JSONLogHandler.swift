@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import RenamerCore
-import Synchronization
 
 /// A swift-log handler that writes one JSON object per line:
 /// `{"ts":"…","level":"info","msg":"…","logger":"…", <metadata>}`. Metadata given as numbers or
@@ -86,10 +85,10 @@ public final class LogOutput: Sendable {
     public static let standardError = LogOutput(handle: FileHandle.standardError)
     public static let standardOutput = LogOutput(handle: FileHandle.standardOutput)
 
-    private let handle: Mutex<FileHandle>
+    private let handle: Locked<FileHandle>
 
     public init(handle: FileHandle) {
-        self.handle = Mutex(handle)
+        self.handle = Locked(handle)
     }
 
     func write(_ data: Data) {

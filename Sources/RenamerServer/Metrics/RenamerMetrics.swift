@@ -1,6 +1,6 @@
 import Metrics
 import Prometheus
-import Synchronization
+import RenamerCore
 
 /// The daemon's metrics, recorded with swift-metrics into a Prometheus registry of its own.
 ///
@@ -77,13 +77,13 @@ public struct CataloguedMetricsFactory: MetricsFactory {
             }
         }
 
-        let counters = Mutex<[Key: Prometheus.Counter]>([:])
-        let gauges = Mutex<[Key: Prometheus.Gauge]>([:])
-        let timers = Mutex<[Key: DurationHistogram]>([:])
+        let counters = Locked<[Key: Prometheus.Counter]>([:])
+        let gauges = Locked<[Key: Prometheus.Gauge]>([:])
+        let timers = Locked<[Key: DurationHistogram]>([:])
     }
 
     private static func cached<Handle: Sendable>(
-        _ table: borrowing Mutex<[Handles.Key: Handle]>,
+        _ table: borrowing Locked<[Handles.Key: Handle]>,
         _ label: String,
         _ dimensions: [(String, String)],
         make: () -> Handle
