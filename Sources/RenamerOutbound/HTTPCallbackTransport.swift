@@ -27,10 +27,16 @@ public struct HTTPCallbackTransport: CallbackTransport {
         let deadline = NIODeadline.now() + .milliseconds(Int64(timeout * 1000))
         do {
             let response = try await http.execute(request, deadline: deadline)
+            let body = response.body
+            if Self.endsWithHead(response) {
+                // Nothing can follow the head: reading its end needs no deadline (and no timer
+                // and two tasks per callback, most receivers' case).
+                do { for try await _ in body {} } catch {}
+                return .status(Int(response.status.code), retryAfter: Self.retryAfter(response))
+            }
             // Drain a little of the body so the connection can be reused; never buffer more, and
             // never past the deadline (AsyncHTTPClient's ends with the head: a receiver that
             // trickles its body would hold the delivery slot for good).
-            let body = response.body
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var drained = 0
@@ -45,10 +51,21 @@ public struct HTTPCallbackTransport: CallbackTransport {
                 await group.next()
                 group.cancelAll()
             }
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap(CloudinaryClient.retryAfterSeconds)
-            return .status(Int(response.status.code), retryAfter: retryAfter)
+            return .status(Int(response.status.code), retryAfter: Self.retryAfter(response))
         } catch {
             return .failed(reason: "\(error)")
         }
+    }
+
+    /// Whether the response's framing says its head is all of it: `204`, `304`, or
+    /// `Content-Length: 0` (HTTP/1.1 §6.3).
+    static func endsWithHead(_ response: HTTPClientResponse) -> Bool {
+        if response.status == .noContent || response.status == .notModified { return true }
+        let lengths = response.headers[canonicalForm: "Content-Length"]
+        return lengths.count == 1 && lengths[0] == "0" && !response.headers.contains(name: "Transfer-Encoding")
+    }
+
+    static func retryAfter(_ response: HTTPClientResponse) -> Double? {
+        response.headers.first(name: "Retry-After").flatMap(CloudinaryClient.retryAfterSeconds)
     }
 }

@@ -38,7 +38,8 @@ public final class CallbackDelivery: @unchecked Sendable {
     let maxLoaded: Int
     /// Uniform random factor for jitter; injectable for tests.
     let random: @Sendable (ClosedRange<Double>) -> Double
-    let queue = DispatchQueue(label: "asset-renamer.callbacks")
+    /// Serial; the daemon runs it on the same thread as the confirmer's (``JobLifecycle``).
+    let queue: DispatchQueue
     /// The deliveries and outbox reads in flight; none outlives the daemon (``JobLifecycle/shutdown()``).
     public let tasks = TrackedTasks()
 
@@ -87,8 +88,10 @@ public final class CallbackDelivery: @unchecked Sendable {
         clock: any RenamerClock,
         logger: Logger,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance,
-        random: @escaping @Sendable (ClosedRange<Double>) -> Double = { Double.random(in: $0) }
+        random: @escaping @Sendable (ClosedRange<Double>) -> Double = { Double.random(in: $0) },
+        target: DispatchQueue? = nil
     ) {
+        queue = DispatchQueue(label: "asset-renamer.callbacks", target: target)
         self.transport = transport
         context = JobContext(configuration: configuration, store: store, clock: clock, logger: logger, metrics: metrics)
         maxConcurrent = configuration.callbacks.maxConcurrent

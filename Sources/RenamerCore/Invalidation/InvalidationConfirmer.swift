@@ -33,7 +33,8 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     let context: JobContext
     let prober: any DeliveryProber
     let maxConcurrentProbes: Int
-    let queue = DispatchQueue(label: "asset-renamer.invalidation")
+    /// Serial; the daemon runs it on the same thread as callback delivery's (``JobLifecycle``).
+    let queue: DispatchQueue
     /// The probes in flight; none outlives the daemon (``JobLifecycle/shutdown()``).
     public let tasks = TrackedTasks()
     /// Called once a job completed (confirmed or unconfirmed).
@@ -57,8 +58,10 @@ public final class InvalidationConfirmer: @unchecked Sendable {
         logger: Logger,
         metrics: any MetricsFactory = NOOPMetricsHandler.instance,
         maxConcurrentProbes: Int = 16,
+        target: DispatchQueue? = nil,
         onCompleted: @escaping @Sendable (RenameJob) -> Void
     ) {
+        queue = DispatchQueue(label: "asset-renamer.invalidation", target: target)
         self.prober = prober
         context = JobContext(configuration: configuration, store: store, clock: clock, logger: logger, metrics: metrics)
         self.maxConcurrentProbes = maxConcurrentProbes

@@ -63,13 +63,17 @@ public final class JobLifecycle: Sendable {
         self.clock = clock
         self.logger = logger
         self.metrics = metrics
+        // The confirmer hands each job it completes to callback delivery: with one thread under
+        // both serial queues that hand-off wakes no other thread (issue 17).
+        let afterRename = DispatchQueue(label: "asset-renamer.after-rename")
         let callbacks = CallbackDelivery(
             configuration: configuration,
             store: store,
             transport: callbackTransport,
             clock: clock,
             logger: logger,
-            metrics: metrics
+            metrics: metrics,
+            target: afterRename
         )
         // The runner needs the queue, and the queue's and confirmer's hooks need the runner.
         let runner = Later<GroupRunner>()
@@ -81,6 +85,7 @@ public final class JobLifecycle: Sendable {
             clock: clock,
             logger: logger,
             metrics: metrics,
+            target: afterRename,
             onCompleted: finalized
         )
         self.callbacks = callbacks
