@@ -21,8 +21,16 @@ import Synchronization
 /// (internally synchronized, documented as usable from any thread) and the Dispatch queue that
 /// confines ``flush()``; mutable state is behind the lock.
 public final class SQLiteJournal: JobStorage, @unchecked Sendable {
+    /// A job's newest state waiting for the next commit.
+    struct PendingJob {
+        var job: RenameJob
+        var sequence: Int
+        /// The job has no row yet: its insert is in this batch (an update then uses the upsert).
+        var isNew: Bool
+    }
+
     struct Pending: PendingWrites {
-        var jobs: [String: (job: RenameJob, sequence: Int)] = [:]
+        var jobs: [String: PendingJob] = [:]
         var keys: [(client: String, key: String, jobID: String, body: JSONValue)] = []
         var notifications: [String: Date] = [:]
         var deletes: Set<String> = []
@@ -37,7 +45,10 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
 
         /// Puts back a batch that failed to commit, under anything recorded since.
         mutating func restore(_ failed: Pending) {
-            for (id, entry) in failed.jobs where jobs[id] == nil && !deletes.contains(id) { jobs[id] = entry }
+            for (id, entry) in failed.jobs where !deletes.contains(id) {
+                // A newer state of a job whose insert failed still has to insert it.
+                if jobs[id] == nil { jobs[id] = entry } else if entry.isNew { jobs[id]?.isNew = true }
+            }
             keys = failed.keys + keys
             for (key, expiry) in failed.notifications where notifications[key] == nil { notifications[key] = expiry }
             deletes.formUnion(failed.deletes)
@@ -167,7 +178,15 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
     // MARK: - Recording (called under the store's lock: queue and return)
 
     public func record(_ job: RenameJob, sequence: Int) -> Int {
-        enqueue { $0.jobs[job.id] = (job, sequence) }
+        enqueue { pending in
+            // A job whose insert has not been committed yet keeps it.
+            let isNew = pending.jobs[job.id]?.isNew ?? false
+            pending.jobs[job.id] = PendingJob(job: job, sequence: sequence, isNew: isNew)
+        }
+    }
+
+    public func recordNew(_ job: RenameJob, sequence: Int) -> Int {
+        enqueue { $0.jobs[job.id] = PendingJob(job: job, sequence: sequence, isNew: true) }
     }
 
     public func recordIdempotencyKey(client: String, key: String, jobID: String, body: JSONValue) {
@@ -258,13 +277,23 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                         callback_origin = excluded.callback_origin, callback_due_at = excluded.callback_due_at
                     """
             )
+            // A job with a row gets a plain update: the upsert's insert would fail on the key
+            // first. Should the row be missing after all, the upsert writes it.
+            let update = try db.cachedStatement(
+                sql: "UPDATE jobs SET status = ?, finished_at = ?, body = ?, callback_origin = ?, callback_due_at = ? WHERE id = ?"
+            )
             for (id, entry) in batch.jobs {
                 let job = entry.job
                 let body = Data(JSONWriter.encode(StoredJob(job)))
                 let finished = job.isSettled ? (job.completedAt ?? job.updatedAt).timeIntervalSince1970 : nil
+                let origin = job.pendingCallbackOrigin
+                let due = job.callbackEvent?.nextAttemptAt?.timeIntervalSince1970
+                if !entry.isNew {
+                    try update.execute(arguments: [job.status.rawValue, finished, body, origin, due, id])
+                    if db.changesCount == 1 { continue }
+                }
                 try upsert.execute(arguments: [
-                    id, entry.sequence, job.status.rawValue, finished, body, job.client, job.pendingCallbackOrigin,
-                    job.callbackEvent?.nextAttemptAt?.timeIntervalSince1970, job.collection, job.parent,
+                    id, entry.sequence, job.status.rawValue, finished, body, job.client, origin, due, job.collection, job.parent,
                 ])
             }
             let key = try db.cachedStatement(

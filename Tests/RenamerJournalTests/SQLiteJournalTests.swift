@@ -263,6 +263,8 @@ struct SQLiteJournalTests {
         let big = (0..<50).map { Self.job("rn_big_\($0)") }
         for job in big { #expect(store.insert(job, idempotencyKey: nil, body: .null, capacity: 100)) }
         await #expect(throws: JournalError.self) { try await journal.sync() }
+        // A job whose insert failed changes before the retry: its newer state still inserts it.
+        try store.transition("rn_big_7", now: Date()) { job throws(JobTransitionError) in try job.startRenaming() }
         try await journal.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
         // The writer retries on its own; everything recorded arrives.
         let deadline = ContinuousClock.now + .seconds(10)
@@ -274,6 +276,7 @@ struct SQLiteJournalTests {
         }
         #expect(stored == 51)
         #expect(try await journal.job("rn_1")?.status == .renaming)
+        #expect(try await journal.job("rn_big_7")?.status == .renaming)
         try await journal.close()
     }
 

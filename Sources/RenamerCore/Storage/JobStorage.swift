@@ -18,6 +18,10 @@ public protocol JobStorage: Sendable {
     /// Records the job's current state; returns the write's generation.
     @discardableResult
     func record(_ job: RenameJob, sequence: Int) -> Int
+    /// Records a new job's first state (``record(_:sequence:)`` for a job storage has never seen:
+    /// the SQLite journal then knows which rows exist and updates the others in place).
+    @discardableResult
+    func recordNew(_ job: RenameJob, sequence: Int) -> Int
     func recordIdempotencyKey(client: String, key: String, jobID: String, body: JSONValue)
     func recordNotification(key: String, expiresAt: Date)
     /// Forgets jobs whose acceptance could not be made durable.
@@ -133,6 +137,11 @@ extension RenameJob {
 }
 
 extension JobStorage {
+    @discardableResult
+    public func recordNew(_ job: RenameJob, sequence: Int) -> Int {
+        record(job, sequence: sequence)
+    }
+
     public func whenDurable(_ done: @escaping @Sendable (Result<Void, any Error>) -> Void) {
         Task {
             do {

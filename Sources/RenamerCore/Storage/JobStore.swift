@@ -154,7 +154,7 @@ public final class JobStore: Sendable {
                 let sequence = state.nextSequence
                 state.nextSequence += 1
                 state.add(job, sequence: sequence)
-                storage.record(job, sequence: sequence)
+                storage.recordNew(job, sequence: sequence)
             }
             if let key = idempotencyKey {
                 storage.recordIdempotencyKey(client: first.client, key: key, jobID: first.id, body: body)
