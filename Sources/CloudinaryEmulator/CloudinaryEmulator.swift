@@ -22,7 +22,7 @@ public struct CloudinaryEmulator: Sendable {
     /// The Hummingbird application serving the emulator.
     public func buildApplication(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router(context: EmulatorRequestContext.self)
-        EmulatorRoutes(state: state, notifications: NotificationSender(state: state, http: .shared, logger: logger), logger: logger)
+        EmulatorRoutes(state: state, notifications: NotificationSender(state: state, http: NotificationSender.client, logger: logger), logger: logger)
             .register(on: router)
         return Application(
             router: router,

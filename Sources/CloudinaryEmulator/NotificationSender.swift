@@ -12,6 +12,17 @@ struct NotificationSender: Sendable {
     let http: HTTPClient
     let logger: Logger
 
+    /// The client notifications go out on: like Cloudinary, which sends them from many workers at
+    /// once, it keeps up to 64 connections to a receiver (`HTTPClient.shared` keeps 8, and
+    /// beyond that opens a connection per request: at the end-to-end benchmark's rate, with a
+    /// daemon that answers once the notification's change is committed, notifications queued in
+    /// the emulator for seconds). One client for the process, as `HTTPClient.shared`.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     func send(to url: String, body: [String: String]) {
         let settings = state.settings
         guard let data = try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }

@@ -1,3 +1,4 @@
+import CloudinaryEmulator
 import Foundation
 import Logging
 import RenamerCore
@@ -5,8 +6,9 @@ import RenamerJournal
 import RenamerServer
 import Testing
 
-/// `POST /v1/renames` answered on the event loop (FastAcceptHandler, issue 17) next to the requests
-/// Hummingbird answers: one connection keeps request order, and both give the same answer.
+/// `POST /v1/renames` and Cloudinary's notifications answered on the event loop (FastAcceptHandler,
+/// issue 17) next to the requests Hummingbird answers: one connection keeps request order, and both
+/// give the same answer.
 @Suite("Accept on the event loop")
 struct FastAcceptTests {
     enum Storage: String, CaseIterable {
@@ -15,16 +17,21 @@ struct FastAcceptTests {
     }
 
     /// Runs `body` against a daemon with the journal in memory or in SQLite (a commit to wait for).
-    static func run(_ storage: Storage, _ body: (Harness) async throws -> Void) async throws {
+    static func run(
+        _ storage: Storage,
+        _ overrides: [String: String] = [:],
+        emulatorSettings: EmulatorSettings = EmulatorSettings(),
+        _ body: (Harness) async throws -> Void
+    ) async throws {
         switch storage {
         case .memory:
-            try await Harness.run([:], body)
+            try await Harness.run(overrides, emulatorSettings: emulatorSettings, body)
         case .journal:
             let directory = FileManager.default.temporaryDirectory.appending(path: "fast-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let journal = try SQLiteJournal(path: directory.appending(path: "j.sqlite").path, logger: Logger(label: "t"))
-            try await Harness.run([:], storage: journal, body)
+            try await Harness.run(overrides, emulatorSettings: emulatorSettings, storage: journal, body)
         }
     }
 
@@ -104,6 +111,37 @@ struct FastAcceptTests {
             #expect(Set(fast.json.keys) == Set(routed.json.keys))
             let formats = [fast, routed].map { $0.header("Date").map { $0.replacing(/\d/, with: "0") } }
             #expect(formats[0] == formats[1])
+        }
+    }
+
+    /// A notification answered on the event loop and one the route answers (a `Connection` header
+    /// sends it there) carry the same answer and headers; each accepted one's change is durable
+    /// once it is answered (SPEC §1: Cloudinary hears 200 only then).
+    @Test(arguments: Storage.allCases)
+    func notificationsAreAnsweredAsTheRouteDoes(_ storage: Storage) async throws {
+        try await Self.run(storage, NotificationTests.notificationCloud, emulatorSettings: NotificationTests.quietEmulator) { harness in
+            let id = try await NotificationTests.pendingJob(harness)
+            let body = Harness.renameNotification(from: "products/a", to: "products/b")
+            let now = Int(Date().timeIntervalSince1970)
+            let fast = try await harness.notify(body, timestamp: now, job: id, headers: [("X-Request-Id", "fast-n")])
+            let stored = try await harness.components.store.storage.job(id)
+            #expect(stored?.notifiedAt != nil, "answered before the notification's change was durable")
+            let routed = try await harness.notify(
+                body,
+                timestamp: now - 1,
+                job: id,
+                headers: [("X-Request-Id", "routed-n"), ("Connection", "keep-alive")]
+            )
+            for reply in [fast, routed] {
+                #expect(reply.status == 200)
+                #expect(reply.json["status"] as? String == "accepted")
+                #expect(reply.header("Content-Type") == "application/json")
+                #expect(reply.header("Date")?.hasSuffix(" GMT") == true)
+            }
+            #expect(fast.header("X-Request-Id") == "fast-n" && routed.header("X-Request-Id") == "routed-n")
+            #expect(fast.body == routed.body)
+            let duplicate = try await harness.notify(body, timestamp: now, job: id)
+            #expect(duplicate.json["status"] as? String == "duplicate")
         }
     }
 }

@@ -136,7 +136,8 @@ final class Harness: Sendable {
         cloud: String? = "main",
         job: String? = nil,
         signature: String? = nil,
-        omitHeaders: Bool = false
+        omitHeaders: Bool = false,
+        headers extra: [(String, String)] = []
     ) async throws -> Reply {
         let timestamp = String(timestamp ?? Int(Date().timeIntervalSince1970))
         let verifier = NotificationVerifier(apiSecret: secret ?? emulator.state.settings.apiSecret)
@@ -145,7 +146,7 @@ final class Harness: Sendable {
         if let cloud { query.append("cloud=\(cloud)") }
         if let job { query.append("job=\(job)") }
         let url = daemonURL + "/v1/notifications/cloudinary" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
-        let headers = omitHeaders ? [] : [("X-Cld-Timestamp", timestamp), ("X-Cld-Signature", signature)]
+        let headers = (omitHeaders ? [] : [("X-Cld-Timestamp", timestamp), ("X-Cld-Signature", signature)]) + extra
         return try await request(.POST, url, token: nil, body: Data(body.utf8), headers: headers)
     }
 

@@ -25,6 +25,31 @@ public struct NotificationIntake: Sendable {
         self.logger = logger
     }
 
+    /// What a `rename` notification names.
+    struct Rename {
+        var cloud: String
+        var from: String
+        var to: String
+        var resourceType: String?
+        var type: String?
+
+        init?(cloud: String, body: [String: JSONValue]) {
+            guard case .string("rename")? = body["notification_type"],
+                case .string(let from)? = body["from_public_id"],
+                case .string(let to)? = body["to_public_id"]
+            else { return nil }
+            (self.cloud, self.from, self.to) = (cloud, from, to)
+            resourceType = NotificationIntake.string(body["resource_type"])
+            type = NotificationIntake.string(body["type"])
+        }
+
+        func matches(_ job: RenameJob) -> Bool {
+            job.cloud == cloud && job.fromPublicID == from && job.toPublicID == to
+                && (resourceType == nil || resourceType == job.resourceType.rawValue)
+                && (type == nil || type == job.type.rawValue || type == (job.toType ?? job.type).rawValue)
+        }
+    }
+
     /// Handles one verified notification body for `cloud`.
     ///
     /// Jobs waiting for a notification are in memory; a job that already finished is found among
@@ -32,33 +57,38 @@ public struct NotificationIntake: Sendable {
     /// `notification_url` always carries it), and the notification is `accepted` without changing
     /// it. Without a hint, an older finished job is not looked for: `ignored`.
     public func handle(cloud: String, jobHint: String?, body: [String: JSONValue]) async -> Result {
-        guard case .string("rename")? = body["notification_type"],
-            case .string(let from)? = body["from_public_id"],
-            case .string(let to)? = body["to_public_id"]
-        else { return .ignored }
-        let resourceType = Self.string(body["resource_type"])
-        let type = Self.string(body["type"])
-        func matches(_ job: RenameJob) -> Bool {
-            job.cloud == cloud && job.fromPublicID == from && job.toPublicID == to
-                && (resourceType == nil || resourceType == job.resourceType.rawValue)
-                && (type == nil || type == job.type.rawValue || type == (job.toType ?? job.type).rawValue)
+        if let result = handleInMemory(cloud: cloud, jobHint: jobHint, body: body) { return result }
+        // A job that left memory a while ago, or another replica's: `handleInMemory` returns nil
+        // only for a rename with a job hint.
+        guard let rename = Rename(cloud: cloud, body: body), let jobHint else { return .ignored }
+        let finished = if let recent = store.recentlySettled(jobHint) { recent } else { try? await store.job(jobHint) }
+        if let finished, rename.matches(finished) {
+            // Another replica's job that waits for it (SPEC §12): its owner applies it.
+            if !finished.status.isFinal, let replicas = store.replicas {
+                try? await replicas.forward(ReplicaRequest(jobID: finished.id, kind: .notification, at: clock.now()))
+            }
+            return .accepted
         }
-        let candidates = store.jobs(cloud: cloud, from: from, to: to).filter(matches)
+        logger.info("notification matches no job", metadata: ["cloud": "\(cloud)"])
+        return .ignored
+    }
+
+    /// ``handle(cloud:jobHint:body:)`` when memory has the answer (a job waiting for the
+    /// notification, or one that left memory lately): no suspension, so the event loop that read
+    /// the notification can apply it. Nil when the answer needs a read from storage or a word
+    /// with another replica.
+    public func handleInMemory(cloud: String, jobHint: String?, body: [String: JSONValue]) -> Result? {
+        guard let rename = Rename(cloud: cloud, body: body) else { return .ignored }
+        let candidates = store.jobs(cloud: cloud, from: rename.from, to: rename.to).filter(rename.matches)
         let awaiting = candidates.filter { $0.status == .renaming || $0.status == .confirmingInvalidation }
         guard
             let target = candidates.first(where: { $0.id == jobHint })
                 ?? awaiting.first(where: { $0.notifiedAt == nil }) ?? awaiting.first ?? candidates.last
         else {
             if let jobHint {
-                let finished = if let recent = store.recentlySettled(jobHint) { recent } else { try? await store.job(jobHint) }
-                if let finished, matches(finished) {
-                    // Another replica's job that waits for it (SPEC §12): its owner applies it.
-                    if !finished.status.isFinal, let replicas = store.replicas {
-                        try? await replicas.forward(ReplicaRequest(jobID: finished.id, kind: .notification, at: clock.now()))
-                    }
-                    return .accepted
-                }
-            } else if store.recentlySettled(where: matches) {
+                guard let recent = store.recentlySettled(jobHint) else { return nil }
+                if rename.matches(recent) { return !recent.status.isFinal && store.replicas != nil ? nil : .accepted }
+            } else if store.recentlySettled(where: rename.matches) {
                 return .accepted
             }
             logger.info("notification matches no job", metadata: ["cloud": "\(cloud)"])

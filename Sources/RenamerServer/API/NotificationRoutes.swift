@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Logging
 import Metrics
 import RenamerConfig
@@ -11,6 +12,14 @@ import RenamerCrypto
 /// refuses stale, future and replayed notifications, and hands the rest to ``NotificationIntake``.
 struct NotificationRoutes: Sendable {
     static let maxBodyBytes = 1 << 20
+    static let path = "/v1/notifications/cloudinary"
+
+    /// Whether a request target (path and query) is this route's.
+    static func isPath(_ target: String) -> Bool {
+        target.utf8.starts(with: path.utf8)
+            && (target.utf8.count == path.utf8.count
+                || target.utf8[target.utf8.index(target.utf8.startIndex, offsetBy: path.utf8.count)] == UInt8(ascii: "?"))
+    }
 
     let configuration: RenamerConfiguration
     let verifiers: [String: NotificationVerifier]
@@ -21,6 +30,8 @@ struct NotificationRoutes: Sendable {
     /// `renamer_notifications_total` per result, made once (the factory's lookup costs per request).
     let counters: [String: Metrics.Counter]
     let clock: any RenamerClock
+    /// Where the notification's changes are recorded: answered once they are durable (SPEC §1).
+    let storage: any JobStorage
 
     init(_ components: RenamerComponents) {
         configuration = components.configuration
@@ -39,10 +50,11 @@ struct NotificationRoutes: Sendable {
             uniqueKeysWithValues: results.map { ($0, components.metrics.counter("renamer_notifications_total", [("result", $0)])) }
         )
         clock = components.clock
+        storage = components.store.storage
     }
 
     func register(on router: Router<RenamerRequestContext>) {
-        router.post("v1/notifications/cloudinary") { request, context in
+        router.post(RouterPath(String(Self.path.dropFirst()))) { request, context in
             do {
                 return try await receive(request, context)
             } catch let problem as Problem {
@@ -115,14 +127,61 @@ struct NotificationRoutes: Sendable {
         let result = await intake.handle(cloud: cloudName, jobHint: query["job"].map(String.init), body: object)
         replayCache.remember(timestamp: pair.0, signature: pair.1, now: now)
         count(result.rawValue)
+        if result == .accepted {
+            // The change the notification made is durable before Cloudinary hears 200 (SPEC §1).
+            do {
+                try await storage.sync()
+            } catch {
+                throw Self.notRecorded
+            }
+        }
         return Self.answer(result)
+    }
+
+    /// The answer when the journal cannot record what the notification changed: Cloudinary sends it
+    /// again, and the change, still pending in the journal, lands once the journal recovers.
+    static var notRecorded: Problem { Problem.unavailable("the journal cannot record the notification", retryAfter: 5) }
+
+    /// The route's work for a notification read on the event loop (``FastAcceptHandler``), when it
+    /// needs no suspension: the same checks, counts and intake. Nil when Hummingbird must answer it
+    /// instead: anything refused (its problem, log line and count come from there), several
+    /// replicas (the shared replay window is a database call), or a job only storage knows.
+    func receiveOnLoop(_ head: HTTPRequest, body: ByteBuffer) -> NotificationIntake.Result? {
+        guard replicas == nil else { return nil }
+        let uri = URI(head.path ?? "")
+        let query = uri.queryParameters
+        let cloudName = query["cloud"].map(String.init) ?? configuration.defaultCloud
+        guard let verifier = verifiers[cloudName] else { return nil }
+        let timestamp = head.headerFields[.cldTimestamp]
+        let signature = head.headerFields[.cldSignature]
+        let now = clock.now()
+        guard
+            (try? verifier.verify(body: body.readableBytesView, timestamp: timestamp, signature: signature, now: now.timeIntervalSince1970))
+                != nil
+        else { return nil }
+        let pair = (timestamp ?? "", signature ?? "")
+        if replayCache.contains(timestamp: pair.0, signature: pair.1, now: now) {
+            count("duplicate")
+            return .duplicate
+        }
+        guard let json = try? JSONValue.parse(body.readableBytesView), case .object(let object) = json,
+            let result = intake.handleInMemory(cloud: cloudName, jobHint: query["job"].map(String.init), body: object)
+        else { return nil }
+        replayCache.remember(timestamp: pair.0, signature: pair.1, now: now)
+        count(result.rawValue)
+        return result
+    }
+
+    /// The `200` body for `result`.
+    static func answerBody(_ result: NotificationIntake.Result) -> String {
+        #"{"status":"\#(result.rawValue)"}"#
     }
 
     static func answer(_ result: NotificationIntake.Result) -> Response {
         Response(
             status: .ok,
             headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: #"{"status":"\#(result.rawValue)"}"#))
+            body: .init(byteBuffer: ByteBuffer(string: answerBody(result)))
         )
     }
 }

@@ -84,10 +84,10 @@ extension RenamerComponents {
 
 /// Builds the router every daemon serves; tests drive exactly this router.
 public func buildRouter(_ components: RenamerComponents) -> Router<RenamerRequestContext> {
-    buildRouter(components, jobRoutes: JobKind.allCases.map { JobRoutes($0, components) })
+    buildRouter(components, jobRoutes: JobKind.allCases.map { JobRoutes($0, components) }, notifications: NotificationRoutes(components))
 }
 
-func buildRouter(_ components: RenamerComponents, jobRoutes: [JobRoutes]) -> Router<RenamerRequestContext> {
+func buildRouter(_ components: RenamerComponents, jobRoutes: [JobRoutes], notifications: NotificationRoutes) -> Router<RenamerRequestContext> {
     let router = Router(context: RenamerRequestContext.self)
     router.add(middleware: RequestLogMiddleware())
     router.add(middleware: TransferCodingMiddleware())
@@ -100,7 +100,7 @@ func buildRouter(_ components: RenamerComponents, jobRoutes: [JobRoutes]) -> Rou
     )
     .register(on: router)
     for routes in jobRoutes { routes.register(on: router) }
-    NotificationRoutes(components).register(on: router)
+    notifications.register(on: router)
     router.add(middleware: UnmatchedRouteMiddleware(routes: router.routes))
     return router
 }
@@ -115,14 +115,18 @@ public func buildApplication(
     let http = components.configuration.http
     let jobRoutes = JobKind.allCases.map { JobRoutes($0, components) }
     let renames = jobRoutes.first { $0.kind == .rename }!
+    let notifications = NotificationRoutes(components)
     let logger = components.logger
     let mailboxes = EventLoopMailboxes()
     return Application(
-        router: buildRouter(components, jobRoutes: jobRoutes),
+        router: buildRouter(components, jobRoutes: jobRoutes, notifications: notifications),
         server: .http1(
             configuration: .init(
-                // FastAcceptHandler shares the rename route's checks, rate limits and counters.
-                additionalChannelHandlers: [RequestDeadlineHandler(), FastAcceptHandler(routes: renames, mailboxes: mailboxes, logger: logger)],
+                // FastAcceptHandler shares the rename and notification routes' checks, rate limits
+                // and counters.
+                additionalChannelHandlers: [
+                    RequestDeadlineHandler(), FastAcceptHandler(routes: renames, notifications: notifications, mailboxes: mailboxes, logger: logger),
+                ],
                 httpDecoderConfiguration: .init(
                     maxHeaderFieldSize: HTTPLimits.maxHeaderFieldBytes,
                     maxHeaderListSize: HTTPLimits.maxHeaderBytes,

@@ -7,8 +7,9 @@ import RenamerConfig
 import RenamerCore
 import RenamerCrypto
 
-/// Answers `POST /v1/renames` on the connection's event loop when the rename is accepted, and hands
-/// every other request (and every refusal) to Hummingbird unchanged (issue 17).
+/// Answers `POST /v1/renames` on the connection's event loop when the rename is accepted, and
+/// Cloudinary's notifications (`POST /v1/notifications/cloudinary`) when they verify and memory has
+/// their job; hands every other request (and every refusal) to Hummingbird unchanged (issue 17).
 ///
 /// Through Hummingbird a request is a Swift task on the cooperative pool: the event loop that read
 /// it wakes a pool thread, and the answer goes back to the event loop. That costs as much as the
@@ -17,9 +18,13 @@ import RenamerCrypto
 /// store as the route (``JobRoutes/storeWithoutWaiting(_:body:)``), then the answer once the
 /// job is durable (at once in memory; from the journal's commit otherwise).
 ///
-/// What is taken: a `POST /v1/renames` with a `Content-Length` body and no `Idempotency-Key`,
-/// `Transfer-Encoding`, `Expect` or `Connection` header, when Hummingbird holds no request of this
-/// connection. Anything else, and any request the checks would refuse, is passed on as it arrived
+/// A notification is answered the same way: ``NotificationRoutes/receiveOnLoop(_:body:)`` runs the
+/// route's checks and intake, and an accepted one is answered once its change is durable (SPEC §1).
+///
+/// What is taken: a `POST /v1/renames` with a `Content-Length` body and no `Idempotency-Key`, or a
+/// `POST /v1/notifications/cloudinary` with a `Content-Length` body; neither with a
+/// `Transfer-Encoding`, `Expect` or `Connection` header, and only when Hummingbird holds no request
+/// of this connection. Anything else, and any request the checks would refuse, is passed on as it arrived
 /// (buffered parts replayed), so Hummingbird answers it: one code path for every problem, for
 /// pipelining and for connection handling. Requests that arrive while an accepted job waits for its
 /// commit wait too (reading stops once one arrives), so answers leave in request order.
@@ -48,6 +53,7 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private let routes: JobRoutes
+    private let notifications: NotificationRoutes
     private let logger: Logger
     private let mailboxes: EventLoopMailboxes
     private var loopMailbox: EventLoopMailbox?
@@ -61,8 +67,9 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPending = false
     private var date = HTTPDate()
 
-    init(routes: JobRoutes, mailboxes: EventLoopMailboxes, logger: Logger) {
+    init(routes: JobRoutes, notifications: NotificationRoutes, mailboxes: EventLoopMailboxes, logger: Logger) {
         self.routes = routes
+        self.notifications = notifications
         self.mailboxes = mailboxes
         self.logger = logger
     }
@@ -149,6 +156,8 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
             state = .idle  // drops the state's reference, so the append does not copy the buffer
             body.writeBuffer(&chunk)
             state = .reading(head, body, started: started)
+        case (.reading(let head, let body, let started), .end(nil)) where head.path != routes.kind.path:
+            notify(head, body, started: started, context: context)
         case (.reading(let head, let body, let started), .end(nil)):
             guard let stored = routes.storeWithoutWaiting(head.headerFields, body: body) else {
                 pass(head, body, then: part, context: context)
@@ -187,6 +196,36 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
     }
 
+    /// A notification read whole: answered here when the route's work needs no suspension, once
+    /// an accepted one's change is durable; else Hummingbird answers it.
+    private func notify(_ head: HTTPRequest, _ body: ByteBuffer, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
+        guard let result = notifications.receiveOnLoop(head, body: body) else {
+            pass(head, body, then: .end(nil), context: context)
+            return
+        }
+        guard result == .accepted else {
+            state = .idle
+            respond(notification: result, head, started: started, context: context)
+            return
+        }
+        state = .committing
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let mailbox = mailbox(context)
+        routes.lifecycle.store.storage.whenDurable { outcome in
+            mailbox.post {
+                let (handler, context) = bound.value
+                handler.state = .idle
+                switch outcome {
+                case .success:
+                    handler.respond(notification: result, head, started: started, context: context)
+                case .failure:
+                    handler.respond(problem: NotificationRoutes.notRecorded, head, started: started, context: context)
+                }
+                handler.resume(context: context)
+            }
+        }
+    }
+
     private func committed(
         _ result: Result<Void, any Error>,
         _ stored: JobRoutes.Stored,
@@ -204,6 +243,11 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
             routes.abandon(stored)
             pass(head, body, then: .end(nil), context: context)
         }
+        resume(context: context)
+    }
+
+    /// After an answer that waited for a commit: replays what arrived meanwhile and reads again.
+    private func resume(context: ChannelHandlerContext) {
         // What arrived meanwhile, in order; it may be another job to commit.
         while !held.isEmpty {
             if case .committing = state { break }
@@ -224,22 +268,81 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let id = head.headerFields[.requestID].flatMap(RequestLogMiddleware<RenamerRequestContext>.acceptable) ?? SecureRandom.hexToken(byteCount: 8)
         var logger = logger
         logger[metadataKey: "request_id"] = .string(id)
-        var (response, body) = routes.accepted(stored, logger: logger)
+        let (response, body) = routes.accepted(stored, logger: logger)
+        write(response, body, id: id, logger: logger, path: routes.kind.path, started: started, context: context)
+    }
+
+    /// Writes a notification's `200`, as the route would.
+    private func respond(
+        notification result: NotificationIntake.Result,
+        _ head: HTTPRequest,
+        started: ContinuousClock.Instant,
+        context: ChannelHandlerContext
+    ) {
+        let body = context.channel.allocator.buffer(string: NotificationRoutes.answerBody(result))
+        let response = HTTPResponse(status: .ok, headerFields: [.contentType: "application/json", .contentLength: "\(body.readableBytes)"])
+        write(response, body, head, path: NotificationRoutes.path, started: started, context: context)
+    }
+
+    /// Writes `problem` as the route would.
+    private func respond(problem: Problem, _ head: HTTPRequest, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
+        let body = ByteBuffer(bytes: JSONWriter.encode(problem))
+        var fields = problem.headers
+        fields[.contentType] = "application/problem+json"
+        fields[.contentLength] = "\(body.readableBytes)"
+        write(
+            HTTPResponse(status: .init(code: problem.status), headerFields: fields),
+            body,
+            head,
+            path: NotificationRoutes.path,
+            started: started,
+            context: context
+        )
+    }
+
+    private func write(
+        _ response: HTTPResponse,
+        _ body: ByteBuffer,
+        _ head: HTTPRequest,
+        path: String,
+        started: ContinuousClock.Instant,
+        context: ChannelHandlerContext
+    ) {
+        let id = head.headerFields[.requestID].flatMap(RequestLogMiddleware<RenamerRequestContext>.acceptable) ?? SecureRandom.hexToken(byteCount: 8)
+        var logger = logger
+        logger[metadataKey: "request_id"] = .string(id)
+        write(response, body, id: id, logger: logger, path: path, started: started, context: context)
+    }
+
+    /// Writes a whole response with the request's id and the date, and logs the request as
+    /// `RequestLogMiddleware` does.
+    private func write(
+        _ response: HTTPResponse,
+        _ body: ByteBuffer,
+        id: String,
+        logger: Logger,
+        path: String,
+        started: ContinuousClock.Instant,
+        context: ChannelHandlerContext
+    ) {
+        var response = response
         response.headerFields[.requestID] = id
         response.headerFields[.date] = date.now()
         context.write(wrapOutboundOut(.head(response)), promise: nil)
         context.write(wrapOutboundOut(.body(body)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        RequestLogMiddleware<RenamerRequestContext>.log(logger, method: "POST", path: routes.kind.path, status: 202, since: started)
+        RequestLogMiddleware<RenamerRequestContext>.log(logger, method: "POST", path: path, status: response.status.code, since: started)
     }
 
     /// Whether the request is one this handler may answer; anything unusual goes to Hummingbird.
     private func mayTake(_ head: HTTPRequest) -> Bool {
         let fields = head.headerFields
-        guard !closing, head.method == .post, head.path == "/v1/renames", let length = fields[.contentLength].flatMap(Int.init),
-            length <= routes.configuration.http.maxBodyBytes
+        guard !closing, head.method == .post, let path = head.path, let length = fields[.contentLength].flatMap(Int.init),
+            length <= routes.configuration.http.maxBodyBytes,
+            fields[.transferEncoding] == nil && fields[.expect] == nil && fields[.connection] == nil
         else { return false }
-        return fields[.idempotencyKey] == nil && fields[.transferEncoding] == nil && fields[.expect] == nil && fields[.connection] == nil
+        if path == routes.kind.path { return fields[.idempotencyKey] == nil }
+        return NotificationRoutes.isPath(path)
     }
 }
 
