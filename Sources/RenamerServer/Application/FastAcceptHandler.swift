@@ -163,14 +163,8 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 pass(head, body, then: part, context: context)
                 return
             }
-            state = .committing
-            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            let mailbox = mailbox(context)
-            routes.lifecycle.store.storage.whenDurable { result in
-                mailbox.post {
-                    let (handler, context) = bound.value
-                    handler.committed(result, stored, head, body, started: started, context: context)
-                }
+            whenCommitted(context: context) { handler, context, result in
+                handler.committed(result, stored, head, body, started: started, context: context)
             }
         case (.reading(let head, let body, _), .end):
             pass(head, body, then: part, context: context)
@@ -208,20 +202,31 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
             respond(notification: result, head, started: started, context: context)
             return
         }
+        whenCommitted(context: context) { handler, context, outcome in
+            handler.state = .idle
+            switch outcome {
+            case .success:
+                handler.respond(notification: result, head, started: started, context: context)
+            case .failure:
+                handler.respond(problem: NotificationRoutes.notRecorded, head, started: started, context: context)
+            }
+            handler.resume(context: context)
+        }
+    }
+
+    /// Waits (in state `committing`) until everything recorded so far is durable, then runs `then`
+    /// on this connection's loop with the outcome, through the loop's mailbox.
+    private func whenCommitted(
+        context: ChannelHandlerContext,
+        _ then: @escaping (FastAcceptHandler, ChannelHandlerContext, Result<Void, any Error>) -> Void
+    ) {
         state = .committing
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let bound = NIOLoopBound((self, context, then), eventLoop: context.eventLoop)
         let mailbox = mailbox(context)
-        routes.lifecycle.store.storage.whenDurable { outcome in
+        routes.lifecycle.store.storage.whenDurable { result in
             mailbox.post {
-                let (handler, context) = bound.value
-                handler.state = .idle
-                switch outcome {
-                case .success:
-                    handler.respond(notification: result, head, started: started, context: context)
-                case .failure:
-                    handler.respond(problem: NotificationRoutes.notRecorded, head, started: started, context: context)
-                }
-                handler.resume(context: context)
+                let (handler, context, then) = bound.value
+                then(handler, context, result)
             }
         }
     }
