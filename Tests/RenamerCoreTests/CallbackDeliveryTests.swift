@@ -9,12 +9,18 @@ import Testing
 
 struct CallbackFixture {
     static let secrets = ["whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "whsec_ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8="]
-    let store = JobStore()
+    let store: JobStore
     let clock = ManualClock()
     let transport: ScriptedTransport
     let delivery: CallbackDelivery
 
-    init(_ responses: [CallbackResponse] = [], schedule: String = "5,30,120", secrets: [String] = [secrets[0]]) async throws {
+    init(
+        _ responses: [CallbackResponse] = [],
+        schedule: String = "5,30,120",
+        secrets: [String] = [secrets[0]],
+        storage: any JobStorage = MemoryStorage()
+    ) async throws {
+        store = JobStore(storage: storage)
         transport = ScriptedTransport(responses)
         delivery = try await Self.delivery(
             store: store,
@@ -63,6 +69,21 @@ struct CallbackFixture {
 
 @Suite("Callback delivery")
 struct CallbackDeliveryTests {
+    /// The first attempt waits for the write that made the job final (and fixed its event) to be
+    /// durable: a crash before that would make a new event, under another `webhook-id`.
+    @Test func theFirstAttemptWaitsUntilTheEventIsDurable() async throws {
+        let journal = GatedJournal()
+        let fixture = try await CallbackFixture(storage: journal)
+        let job = fixture.finalJob()
+        journal.hold()
+        fixture.delivery.deliver(job)
+        #expect(await eventually { journal.waiting == 1 })
+        #expect(fixture.transport.requests.isEmpty)
+        journal.release(failing: false)
+        #expect(await eventually { fixture.transport.requests.count == 1 })
+        #expect(fixture.transport.requests.first?.headers["webhook-id"] == job.callbackEvent?.id)
+    }
+
     @Test func retriesUntilDeliveredWithOneStableEvent() async throws {
         let fixture = try await CallbackFixture([.status(500, retryAfter: nil), .status(500, retryAfter: nil)])
         fixture.delivery.deliver(fixture.finalJob())

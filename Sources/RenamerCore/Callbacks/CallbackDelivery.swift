@@ -106,16 +106,23 @@ public final class CallbackDelivery: @unchecked Sendable {
         queue.async { [self] in refill() }
     }
 
-    /// A job just became final: its event goes out at once if there is room in memory, else it
-    /// waits in the outbox for the next read.
+    /// A job just became final: its event goes out once storage holds it, at once if there is room
+    /// in memory, else it waits in the outbox for the next read.
+    ///
+    /// The event's id and body are made when the job becomes final, and every attempt repeats them
+    /// (SPEC §6). Sent before that write is durable, a crash would make the job final again after
+    /// restart, with a new event: the caller would get a second callback under another
+    /// `webhook-id`. With a failing journal it goes out anyway (its write is retried and pending).
     public func deliver(_ job: RenameJob) {
         guard job.callbackEvent?.nextAttemptAt != nil, let origin = job.pendingCallbackOrigin else { return }
-        queue.async { [self] in
-            if !load(job.id, origin: origin, job: job) {
-                markOverflow(origin)
-                armWake(at: context.clock.now().addingTimeInterval(1))
+        context.store.storage.whenDurable { [self] _ in
+            queue.async { [self] in
+                if !load(job.id, origin: origin, job: job) {
+                    markOverflow(origin)
+                    armWake(at: context.clock.now().addingTimeInterval(1))
+                }
+                pump()
             }
-            pump()
         }
     }
 
