@@ -178,11 +178,9 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
     // MARK: - Recording (called under the store's lock: queue and return)
 
     public func record(_ job: RenameJob, sequence: Int) -> Int {
-        enqueue { pending in
-            // A job whose insert has not been committed yet keeps it.
-            let isNew = pending.jobs[job.id]?.isNew ?? false
-            pending.jobs[job.id] = PendingJob(job: job, sequence: sequence, isNew: isNew)
-        }
+        // One access: a job already in the batch keeps its sequence and, if its insert is in the
+        // batch, its `isNew`.
+        enqueue { $0.jobs[job.id, default: PendingJob(job: job, sequence: sequence, isNew: false)].job = job }
     }
 
     public func recordNew(_ job: RenameJob, sequence: Int) -> Int {

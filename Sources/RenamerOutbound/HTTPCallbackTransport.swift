@@ -32,26 +32,27 @@ public struct HTTPCallbackTransport: CallbackTransport {
                 // Nothing can follow the head: reading its end needs no deadline (and no timer
                 // and two tasks per callback, most receivers' case).
                 do { for try await _ in body {} } catch {}
-                return .status(Int(response.status.code), retryAfter: Self.retryAfter(response))
-            }
-            // Drain a little of the body so the connection can be reused; never buffer more, and
-            // never past the deadline (AsyncHTTPClient's ends with the head: a receiver that
-            // trickles its body would hold the delivery slot for good).
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    var drained = 0
-                    do {
-                        for try await chunk in body {
-                            drained += chunk.readableBytes
-                            if drained > Self.maxResponseBytes { break }
-                        }
-                    } catch {}
+            } else {
+                // Drain a little of the body so the connection can be reused; never buffer more,
+                // and never past the deadline (AsyncHTTPClient's ends with the head: a receiver
+                // that trickles its body would hold the delivery slot for good).
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        var drained = 0
+                        do {
+                            for try await chunk in body {
+                                drained += chunk.readableBytes
+                                if drained > Self.maxResponseBytes { break }
+                            }
+                        } catch {}
+                    }
+                    group.addTask { try? await Task.sleep(for: .nanoseconds(max(0, (deadline - .now()).nanoseconds))) }
+                    await group.next()
+                    group.cancelAll()
                 }
-                group.addTask { try? await Task.sleep(for: .nanoseconds(max(0, (deadline - .now()).nanoseconds))) }
-                await group.next()
-                group.cancelAll()
             }
-            return .status(Int(response.status.code), retryAfter: Self.retryAfter(response))
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap(CloudinaryClient.retryAfterSeconds)
+            return .status(Int(response.status.code), retryAfter: retryAfter)
         } catch {
             return .failed(reason: "\(error)")
         }
@@ -63,9 +64,5 @@ public struct HTTPCallbackTransport: CallbackTransport {
         if response.status == .noContent || response.status == .notModified { return true }
         let lengths = response.headers[canonicalForm: "Content-Length"]
         return lengths.count == 1 && lengths[0] == "0" && !response.headers.contains(name: "Transfer-Encoding")
-    }
-
-    static func retryAfter(_ response: HTTPClientResponse) -> Double? {
-        response.headers.first(name: "Retry-After").flatMap(CloudinaryClient.retryAfterSeconds)
     }
 }

@@ -88,45 +88,35 @@ struct NotificationRoutes: Sendable {
             count("invalid")
             throw Problem(.badRequest, "malformed-body", "the body's framing is broken (chunked encoding)")
         }
-        let timestamp = request.headers.value(.cldTimestamp)
-        let signature = request.headers.value(.cldSignature)
         let now = clock.now()
-        do throws(NotificationVerificationError) {
-            try verifier.verify(body: body.readableBytesView, timestamp: timestamp, signature: signature, now: now.timeIntervalSince1970)
-        } catch {
-            count("rejected")
-            context.logger.notice("notification refused", metadata: ["cloud": "\(cloudName)", "reason": "\(error)"])
-            throw Problem.unauthorized(error.description)
-        }
-        // Verified, so both headers are present.
-        let pair = (timestamp ?? "", signature ?? "")
-        if replayCache.contains(timestamp: pair.0, signature: pair.1, now: now) {
+        let fresh: Fresh
+        switch check(verifier, fields: request.headers, body: body, now: now) {
+        case .refused(let problem, let result, let reason):
+            count(result)
+            if let reason { context.logger.notice("notification refused", metadata: ["cloud": "\(cloudName)", "reason": "\(reason)"]) }
+            throw problem
+        case .duplicate:
             count("duplicate")
             return Self.answer(.duplicate)
-        }
-        guard let json = try? JSONValue.parse(body.readableBytesView), case .object(let object) = json
-        else {
-            count("invalid")
-            throw Problem(.badRequest, "malformed-json", "notification body is not a JSON object")
+        case .fresh(let checked):
+            fresh = checked
         }
         if let replicas {
             let expiry = now.addingTimeInterval(configuration.notifications.maxAgeSeconds)
-            let fresh: Bool
+            let claimed: Bool
             do {
-                fresh = try await replicas.claimNotification(key: "\(pair.0):\(pair.1)", expiresAt: expiry)
+                claimed = try await replicas.claimNotification(key: "\(fresh.timestamp):\(fresh.signature)", expiresAt: expiry)
             } catch {
                 context.logger.error("cannot check the shared replay window", metadata: ["error": "\(error)"])
                 throw Problem.unavailable("the database cannot be reached", retryAfter: 5)
             }
-            guard fresh else {
-                replayCache.remember(timestamp: pair.0, signature: pair.1, now: now)
-                count("duplicate")
+            guard claimed else {
+                answered(fresh, .duplicate, now: now)
                 return Self.answer(.duplicate)
             }
         }
-        let result = await intake.handle(cloud: cloudName, jobHint: query["job"].map(String.init), body: object)
-        replayCache.remember(timestamp: pair.0, signature: pair.1, now: now)
-        count(result.rawValue)
+        let result = await intake.handle(cloud: cloudName, jobHint: query["job"].map(String.init), body: fresh.object)
+        answered(fresh, result, now: now)
         if result == .accepted {
             // The change the notification made is durable before Cloudinary hears 200 (SPEC §1).
             do {
@@ -142,34 +132,69 @@ struct NotificationRoutes: Sendable {
     /// again, and the change, still pending in the journal, lands once the journal recovers.
     static var notRecorded: Problem { Problem.unavailable("the journal cannot record the notification", retryAfter: 5) }
 
+    /// A verified notification, not a replay, with a JSON object for a body: what the intake gets.
+    private struct Fresh {
+        var object: [String: JSONValue]
+        var timestamp: String
+        var signature: String
+    }
+
+    /// What the checks after the body is read found (nothing counted or logged yet).
+    private enum Checked {
+        case fresh(Fresh)
+        case duplicate
+        /// The problem to answer, the `result` to count and the reason to log, if any.
+        case refused(Problem, result: String, reason: String?)
+    }
+
+    /// The signature, the replay window and the body's JSON, in that order: shared by the route and
+    /// the event loop.
+    private func check(_ verifier: NotificationVerifier, fields: HTTPFields, body: ByteBuffer, now: Date) -> Checked {
+        let timestamp = fields.value(.cldTimestamp)
+        let signature = fields.value(.cldSignature)
+        do throws(NotificationVerificationError) {
+            try verifier.verify(body: body.readableBytesView, timestamp: timestamp, signature: signature, now: now.timeIntervalSince1970)
+        } catch {
+            return .refused(Problem.unauthorized(error.description), result: "rejected", reason: error.description)
+        }
+        // Verified, so both headers are present.
+        let (stamp, signed) = (timestamp ?? "", signature ?? "")
+        if replayCache.contains(timestamp: stamp, signature: signed, now: now) { return .duplicate }
+        guard let json = try? JSONValue.parse(body.readableBytesView), case .object(let object) = json else {
+            return .refused(Problem(.badRequest, "malformed-json", "notification body is not a JSON object"), result: "invalid", reason: nil)
+        }
+        return .fresh(Fresh(object: object, timestamp: stamp, signature: signed))
+    }
+
+    /// Remembers an answered notification in the replay window and counts its result.
+    private func answered(_ fresh: Fresh, _ result: NotificationIntake.Result, now: Date) {
+        replayCache.remember(timestamp: fresh.timestamp, signature: fresh.signature, now: now)
+        count(result.rawValue)
+    }
+
     /// The route's work for a notification read on the event loop (``FastAcceptHandler``), when it
     /// needs no suspension: the same checks, counts and intake. Nil when Hummingbird must answer it
     /// instead: anything refused (its problem, log line and count come from there), several
     /// replicas (the shared replay window is a database call), or a job only storage knows.
     func receiveOnLoop(_ head: HTTPRequest, body: ByteBuffer) -> NotificationIntake.Result? {
         guard replicas == nil else { return nil }
-        let uri = URI(head.path ?? "")
-        let query = uri.queryParameters
+        let query = URI(head.path ?? "").queryParameters
         let cloudName = query["cloud"].map(String.init) ?? configuration.defaultCloud
         guard let verifier = verifiers[cloudName] else { return nil }
-        let timestamp = head.headerFields[.cldTimestamp]
-        let signature = head.headerFields[.cldSignature]
         let now = clock.now()
-        guard
-            (try? verifier.verify(body: body.readableBytesView, timestamp: timestamp, signature: signature, now: now.timeIntervalSince1970))
-                != nil
-        else { return nil }
-        let pair = (timestamp ?? "", signature ?? "")
-        if replayCache.contains(timestamp: pair.0, signature: pair.1, now: now) {
+        switch check(verifier, fields: head.headerFields, body: body, now: now) {
+        case .refused:
+            return nil
+        case .duplicate:
             count("duplicate")
             return .duplicate
+        case .fresh(let fresh):
+            guard let result = intake.handleInMemory(cloud: cloudName, jobHint: query["job"].map(String.init), body: fresh.object) else {
+                return nil
+            }
+            answered(fresh, result, now: now)
+            return result
         }
-        guard let json = try? JSONValue.parse(body.readableBytesView), case .object(let object) = json,
-            let result = intake.handleInMemory(cloud: cloudName, jobHint: query["job"].map(String.init), body: object)
-        else { return nil }
-        replayCache.remember(timestamp: pair.0, signature: pair.1, now: now)
-        count(result.rawValue)
-        return result
     }
 
     /// The `200` body for `result`.

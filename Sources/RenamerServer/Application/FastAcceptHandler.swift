@@ -270,11 +270,18 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes the `202` as the route would, with the request's id, and logs the request as
     /// `RequestLogMiddleware` does.
     private func respond(_ stored: JobRoutes.Stored, _ head: HTTPRequest, started: ContinuousClock.Instant, context: ChannelHandlerContext) {
+        let (id, logger) = requestLogger(head)
+        let (response, body) = routes.accepted(stored, logger: logger)
+        write(response, body, id: id, logger: logger, path: routes.kind.path, started: started, context: context)
+    }
+
+    /// The request's id (its `X-Request-Id` if acceptable, as `RequestLogMiddleware` takes it) and
+    /// the handler's logger carrying it.
+    private func requestLogger(_ head: HTTPRequest) -> (id: String, logger: Logger) {
         let id = head.headerFields[.requestID].flatMap(RequestLogMiddleware<RenamerRequestContext>.acceptable) ?? SecureRandom.hexToken(byteCount: 8)
         var logger = logger
         logger[metadataKey: "request_id"] = .string(id)
-        let (response, body) = routes.accepted(stored, logger: logger)
-        write(response, body, id: id, logger: logger, path: routes.kind.path, started: started, context: context)
+        return (id, logger)
     }
 
     /// Writes a notification's `200`, as the route would.
@@ -286,7 +293,8 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     ) {
         let body = context.channel.allocator.buffer(string: NotificationRoutes.answerBody(result))
         let response = HTTPResponse(status: .ok, headerFields: [.contentType: "application/json", .contentLength: "\(body.readableBytes)"])
-        write(response, body, head, path: NotificationRoutes.path, started: started, context: context)
+        let (id, logger) = requestLogger(head)
+        write(response, body, id: id, logger: logger, path: NotificationRoutes.path, started: started, context: context)
     }
 
     /// Writes `problem` as the route would.
@@ -295,28 +303,9 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
         var fields = problem.headers
         fields[.contentType] = "application/problem+json"
         fields[.contentLength] = "\(body.readableBytes)"
-        write(
-            HTTPResponse(status: .init(code: problem.status), headerFields: fields),
-            body,
-            head,
-            path: NotificationRoutes.path,
-            started: started,
-            context: context
-        )
-    }
-
-    private func write(
-        _ response: HTTPResponse,
-        _ body: ByteBuffer,
-        _ head: HTTPRequest,
-        path: String,
-        started: ContinuousClock.Instant,
-        context: ChannelHandlerContext
-    ) {
-        let id = head.headerFields[.requestID].flatMap(RequestLogMiddleware<RenamerRequestContext>.acceptable) ?? SecureRandom.hexToken(byteCount: 8)
-        var logger = logger
-        logger[metadataKey: "request_id"] = .string(id)
-        write(response, body, id: id, logger: logger, path: path, started: started, context: context)
+        let (id, logger) = requestLogger(head)
+        let response = HTTPResponse(status: .init(code: problem.status), headerFields: fields)
+        write(response, body, id: id, logger: logger, path: NotificationRoutes.path, started: started, context: context)
     }
 
     /// Writes a whole response with the request's id and the date, and logs the request as
