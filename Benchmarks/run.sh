@@ -125,6 +125,14 @@ metric() { curl -s "$DAEMON/metrics" | awk -v name="$1" '$1 == name {v = int($2)
 finished() { curl -s "$DAEMON/metrics" | awk '$1 ~ /^renamer_jobs_finished_total[{]/ {v += int($2)} END {print v + 0}'; }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+# user and system CPU seconds, bytes written to storage, context switches of every thread: "U S B C"
+process_counters() {
+  local u s b c
+  read -r u s < <(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f %.2f", $14 / hz, $15 / hz}' "/proc/$1/stat")
+  b=$(awk '$1 == "write_bytes:" {print $2}' "/proc/$1/io")
+  c=$(cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}')
+  echo "$u $s $b $c"
+}
 # Waits (bounded by $2 seconds) until the command $1 prints at least $3.
 wait_for() {
   local deadline=$((SECONDS + $2))
@@ -214,12 +222,13 @@ e2e() {
   rm -f "$WORK"/journal.sqlite*
   config "$WORK/journal.sqlite"; start_daemon; wait_ready
   local cpu0 start accepted end cpu1
-  cpu0=$(cpu_seconds "$DAEMON_PID"); start=$(date +%s.%N)
+  local counters0 counters1
+  cpu0=$(cpu_seconds "$DAEMON_PID"); counters0=$(process_counters "$DAEMON_PID"); start=$(date +%s.%N)
   RENAMER_TOKEN=$TOKEN RENAMER_INVALIDATE=true RENAMER_CALLBACK="$EMULATOR/_emulator/callbacks/bench" \
     wrk -t2 -c16 -d"${DURATION}s" -s Benchmarks/accept.lua "$DAEMON" >/dev/null
   accepted=$(accepted)
   wait_for delivered 600 "$accepted"
-  end=$(date +%s.%N); cpu1=$(cpu_seconds "$DAEMON_PID")
+  end=$(date +%s.%N); cpu1=$(cpu_seconds "$DAEMON_PID"); counters1=$(process_counters "$DAEMON_PID")
   awk -v n="$accepted" -v t="$(echo "$end - $start" | bc)" -v c="$(echo "$cpu1 - $cpu0" | bc)" 'BEGIN {
     printf "%d jobs completed and called back in %.1f s: %.0f jobs/s; daemon CPU %.2f s = %.3f CPU-s per 1,000 jobs\n",
       n, t, n / t, c, 1000 * c / n }'
@@ -228,6 +237,9 @@ e2e() {
   failed=$(curl -s "$DAEMON/metrics" | awk '$1 == "renamer_jobs_finished_total{status=\"failed\"}" {print int($2)}')
   echo "completed $completed, failed ${failed:-0}, emulator callbacks received $(curl -s "$EMULATOR/_emulator/callbacks")"
   echo "journal: $(metric renamer_journal_job_writes_total) job rows in $(metric renamer_journal_commit_duration_seconds_count) commits"
+  echo "$counters0 $counters1" | awk -v n="$accepted" '{
+    printf "per job: %.0f µs user, %.0f µs system, %.1f KiB written to storage, %.1f context switches\n",
+      1e6 * ($5 - $1) / n, 1e6 * ($6 - $2) / n, ($7 - $3) / 1024 / n, ($8 - $4) / n }'
   stop_daemon
   e2e_floor "$(echo "1000 * ($cpu1 - $cpu0) / $accepted" | bc -l)"
 }

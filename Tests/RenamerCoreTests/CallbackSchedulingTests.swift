@@ -163,6 +163,44 @@ struct CallbackSchedulingTests {
         #expect(await fixture.delivery.backlog() == (0, 0, 0))
     }
 
+    /// An origin's backlog goes out through the slot's one task: when a delivery ends, the task
+    /// takes the next callback due instead of handing back to the scheduling queue for a new task
+    /// (each hand-off a thread wake-up).
+    @Test func aSlotGoesOnWithTheNextCallbackInItsOwnTask() async throws {
+        let fixture = try await Fixture(maxConcurrent: 1, perOrigin: 1)
+        let ids = fixture.finish(20, host: "a.example")
+        #expect(await fixture.answerAll(20))
+        #expect(
+            await eventually {
+                for id in ids where (try? await fixture.store.job(id))?.callback.status != .delivered { return false }
+                return true
+            }
+        )
+        #expect(fixture.delivery.tasks.started == 1)
+        #expect(fixture.transport.most(Self.origins[0]) == 1)
+    }
+
+    /// Shutdown (``CallbackDelivery/stop()``, then the tasks cancelled; or only the cancel) lets
+    /// the attempt in flight end and starts no other: the rest stay due in the outbox, unattempted.
+    /// (A slot that went on would wait for an answer the test never gives: the time limit fails it.)
+    @Test(.timeLimit(.minutes(1)), arguments: [true, false])
+    func shutdownStartsNoFurtherAttempt(stopsFirst: Bool) async throws {
+        let fixture = try await Fixture(maxConcurrent: 1, perOrigin: 1)
+        let ids = fixture.finish(5, host: "a.example")
+        #expect(await eventually { fixture.transport.inFlight(Self.origins[0]) == 1 })
+        if stopsFirst { fixture.delivery.stop() }
+        async let cancelled: Void = fixture.delivery.tasks.cancelAll()
+        fixture.transport.release()
+        await cancelled
+        #expect(fixture.transport.answered == 1)
+        var pending = 0
+        for id in ids {
+            let callback = try #require(try await fixture.store.job(id)).callback
+            if callback.status == .pending && callback.attempts == 0 { pending += 1 }
+        }
+        #expect(pending == 4)
+    }
+
     @Test func aCallbackWaitingForItsRetryHoldsNoSlot() async throws {
         let failing = GatedTransport(answers: [Self.origins[0]: .status(503, retryAfter: nil)])
         let fixture = try await Fixture(maxConcurrent: 1, perOrigin: 1, transport: failing)

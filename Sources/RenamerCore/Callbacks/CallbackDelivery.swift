@@ -165,25 +165,58 @@ public final class CallbackDelivery: @unchecked Sendable {
         inReady.insert(origin)
     }
 
+    /// A delivery about to start: a loaded callback and its origin.
+    private struct Delivery {
+        var loaded: Loaded
+        var origin: String
+    }
+
     /// Starts deliveries while global slots are free, one origin at a time, round-robin.
     private func pump() {
+        while let delivery = takeNext() { start(delivery) }
+    }
+
+    /// Takes the next callback for a free global slot, round-robin over the ready origins, and
+    /// counts it in flight; nil when none may start now.
+    private func takeNext() -> Delivery? {
         while !stopped, inFlightCount.load(ordering: .relaxed) < maxConcurrent, let origin = ready.popFirst() {
             inReady.remove(origin)
             guard var lane = lanes[origin], lane.inFlight < maxConcurrentPerOrigin, let next = lane.due.popFirst() else { continue }
-            let id = next.id
             dueCount.subtract(1, ordering: .relaxed)
             lane.inFlight += 1
             lanes[origin] = lane
             inFlightCount.add(1, ordering: .relaxed)
-            tasks.spawn { [self] in
-                let retryAt = await attempt(id, job: next.job)
-                queue.async { [self] in ended(id, origin: origin, retryAt: retryAt) }
-            }
             markReady(origin)
+            return Delivery(loaded: next, origin: origin)
+        }
+        return nil
+    }
+
+    /// Runs deliveries in one task, starting with `first`: when one ends, its bookkeeping runs on
+    /// `queue` (`sync`: a few table updates, no I/O) and the task goes on with the next callback
+    /// due, round-robin. An origin's backlog at `max_concurrent_per_origin` otherwise paid a
+    /// hand-off to `queue` and a new task per callback, each a thread wake-up.
+    private func start(_ first: Delivery) {
+        tasks.spawn { [self] in
+            var delivery = first
+            while true {
+                let retryAt = await attempt(delivery.loaded.id, job: delivery.loaded.job)
+                let finished = delivery
+                // Shutdown cancels this task: what is still due stays in the outbox.
+                let goesOn = !Task.isCancelled
+                let next = queue.sync { () -> Delivery? in
+                    ended(finished.loaded.id, origin: finished.origin, retryAt: retryAt)
+                    let next = goesOn ? takeNext() : nil
+                    pump()
+                    return next
+                }
+                guard let next else { return }
+                delivery = next
+            }
         }
     }
 
-    /// One delivery ended: its slot and memory free up.
+    /// One delivery ended: its slot and memory free up (the caller starts what may start next).
     private func ended(_ id: String, origin: String, retryAt: Date?) {
         inFlightCount.subtract(1, ordering: .relaxed)
         lanes[origin]?.inFlight -= 1
@@ -198,7 +231,6 @@ public final class CallbackDelivery: @unchecked Sendable {
         {
             refill()
         }
-        pump()
     }
 
     /// Reads the outbox for due callbacks (one read at a time; a request meanwhile runs another).

@@ -38,4 +38,7 @@ public final class TrackedTasks: Sendable {
 
     /// Tasks running now (tests).
     public var count: Int { state.withLock { $0.running.count } }
+
+    /// Tasks started so far (tests).
+    public var started: Int { state.withLock { $0.next } }
 }
