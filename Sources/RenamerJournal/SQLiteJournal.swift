@@ -425,11 +425,11 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         }
     }
 
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, jobs: [RenameJob])] {
+    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks] {
         try await read("due callbacks") { db in
             // Walks the distinct origins with a pending callback through the index, one seek each,
             // so a dead receiver's backlog never hides another origin's callbacks.
-            var result: [(origin: String, jobs: [RenameJob])] = []
+            var result: [DueCallbacks] = []
             var origin = ""
             var visited = 0
             while visited < maxOrigins,
@@ -444,15 +444,20 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
             {
                 origin = next
                 visited += 1
-                let bodies = try Data.fetchAll(
+                var due = DueCallbacks(origin: origin, jobs: [], count: 0)
+                let rows = try Row.fetchCursor(
                     db,
                     sql: """
-                        SELECT body FROM jobs WHERE callback_due_at IS NOT NULL AND callback_origin = ? AND callback_due_at <= ?
+                        SELECT id, body FROM jobs WHERE callback_due_at IS NOT NULL AND callback_origin = ? AND callback_due_at <= ?
                         ORDER BY callback_due_at LIMIT ?
                         """,
                     arguments: [origin, now.timeIntervalSince1970, perOrigin]
                 )
-                if !bodies.isEmpty { result.append((origin, try bodies.map(Self.decode))) }
+                while let row = try rows.next() {
+                    due.count += 1
+                    if !skipping.contains(row[0]) { due.jobs.append(try Self.decode(row[1])) }
+                }
+                if due.count > 0 { result.append(due) }
             }
             return result
         }

@@ -507,9 +507,9 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         }
     }
 
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, jobs: [RenameJob])] {
+    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks] {
         let lease = lease
-        return try await read("due callbacks") { [self] () async throws -> [(origin: String, jobs: [RenameJob])] in
+        return try await read("due callbacks") { [self] () async throws -> [DueCallbacks] in
             // The origins with a callback due, then per origin its earliest: a dead receiver's
             // backlog never hides another origin's callbacks.
             var origins: [String] = []
@@ -523,20 +523,23 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
             ).decode(String.self) {
                 origins.append(origin)
             }
-            var result: [(origin: String, jobs: [RenameJob])] = []
+            var result: [DueCallbacks] = []
             for origin in origins {
-                let due = try await jobs(
-                    client.query(
-                        """
-                        SELECT body FROM renamer_jobs
-                        WHERE owner_lease = \(lease) AND callback_origin = \(origin) AND callback_due_at IS NOT NULL
-                            AND callback_due_at <= \(now.timeIntervalSince1970)
-                        ORDER BY callback_due_at LIMIT \(perOrigin)
-                        """,
-                        logger: logger
-                    )
+                var due = DueCallbacks(origin: origin, jobs: [], count: 0)
+                let rows = try await client.query(
+                    """
+                    SELECT id, body FROM renamer_jobs
+                    WHERE owner_lease = \(lease) AND callback_origin = \(origin) AND callback_due_at IS NOT NULL
+                        AND callback_due_at <= \(now.timeIntervalSince1970)
+                    ORDER BY callback_due_at LIMIT \(perOrigin)
+                    """,
+                    logger: logger
                 )
-                if !due.isEmpty { result.append((origin, due)) }
+                for try await (id, body) in rows.decode((String, String).self) {
+                    due.count += 1
+                    if !skipping.contains(id) { due.jobs.append(try StoredJob.read(Array(body.utf8))) }
+                }
+                if due.count > 0 { result.append(due) }
             }
             return result
         }

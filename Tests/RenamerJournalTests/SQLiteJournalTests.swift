@@ -204,6 +204,12 @@ struct SQLiteJournalTests {
         #expect(due.map(\.origin) == ["https://a.example:443", "https://b.example:8443"])
         #expect(due.first?.jobs.map(\.id) == ["rn_a0", "rn_a1", "rn_a2"])
         #expect(due.last?.jobs.map(\.id) == ["rn_b"])
+        // Callbacks loaded already count toward an origin's limit, but are not read again.
+        let skipped = try await journal.dueCallbacks(now: now, perOrigin: 3, maxOrigins: 10, skipping: ["rn_a0", "rn_a2", "rn_b"])
+        #expect(skipped.map(\.origin) == ["https://a.example:443", "https://b.example:8443"])
+        #expect(skipped.map(\.count) == [3, 1])
+        #expect(skipped.first?.jobs.map(\.id) == ["rn_a1"])
+        #expect(skipped.last?.jobs.isEmpty == true)
         // Read back as recorded, event included (a job with every field: Self.job).
         #expect(try await journal.job("rn_b") == pending("rn_b", "https://b.example:8443/h", due: -1))
         #expect(try await journal.nextCallbackDue(after: now) == now.addingTimeInterval(60))

@@ -228,6 +228,13 @@ struct PostgresStorageTests {
         #expect(taken.callbacks == 1)
         let due = try await heir.dueCallbacks(now: Date(timeIntervalSince1970: 1_900_000_000), perOrigin: 10, maxOrigins: 10)
         #expect(due.flatMap(\.jobs).map(\.id) == ["rn_callback"])
+        let skipped = try await heir.dueCallbacks(
+            now: Date(timeIntervalSince1970: 1_900_000_000),
+            perOrigin: 10,
+            maxOrigins: 10,
+            skipping: ["rn_callback"]
+        )
+        #expect(skipped.map(\.count) == [1] && skipped.flatMap(\.jobs).isEmpty, "counted, not read")
         #expect(try await dead.dueCallbacks(now: Date(timeIntervalSince1970: 1_900_000_000), perOrigin: 10, maxOrigins: 10).isEmpty)
         try await heir.close()
     }

@@ -244,24 +244,26 @@ public final class CallbackDelivery: @unchecked Sendable {
         endedDuringRefill = []
         let now = context.clock.now()
         let (perOrigin, maxOrigins) = (perOriginLoad, maxLoaded)
+        // Those loaded are not read again: about half of what an overflowed origin's read returns.
+        let skipping = loaded
         tasks.spawn { [self] in
             // Everything recorded before this read (outcomes of ended deliveries) is visible to it.
             try? await context.store.storage.sync()
-            let due = try? await context.store.storage.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins)
+            let due = try? await context.store.storage.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins, skipping: skipping)
             let next = try? await context.store.storage.nextCallbackDue(after: now)
             queue.async { [self] in refilled(due, next: next, readFailed: due == nil) }
         }
     }
 
-    private func refilled(_ due: [(origin: String, jobs: [RenameJob])]?, next: Date?, readFailed: Bool) {
+    private func refilled(_ due: [DueCallbacks]?, next: Date?, readFailed: Bool) {
         refilling = false
         overflowed = []
         overflowedGlobally = readFailed
-        for (origin, jobs) in due ?? [] {
-            for job in jobs where !endedDuringRefill.contains(job.id) {
-                if !load(job.id, origin: origin, job: job) { markOverflow(origin) }
+        for origin in due ?? [] {
+            for job in origin.jobs where !endedDuringRefill.contains(job.id) {
+                if !load(job.id, origin: origin.origin, job: job) { markOverflow(origin.origin) }
             }
-            if jobs.count == perOriginLoad { overflowed.insert(origin) }
+            if origin.count == perOriginLoad { overflowed.insert(origin.origin) }
         }
         endedDuringRefill = []
         if let next { armWake(at: next) }

@@ -50,8 +50,9 @@ public protocol JobStorage: Sendable {
     /// restart counts its items again).
     func itemCounts(parent: String) async throws(StorageError) -> [JobStatus: Int]
     /// Callbacks due at `now` that wait for delivery: per origin (up to `maxOrigins` of them) the
-    /// jobs of the `perOrigin` earliest, earliest first.
-    func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, jobs: [RenameJob])]
+    /// `perOrigin` earliest, earliest first; the jobs in `skipping` (loaded already) count but are
+    /// not read.
+    func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks]
     /// When the earliest callback due after `now` is due.
     func nextCallbackDue(after now: Date) async throws(StorageError) -> Date?
     /// Pending callbacks: due at `now`, and waiting for a later retry time (metrics).
@@ -151,5 +152,27 @@ extension JobStorage {
                 done(.failure(error))
             }
         }
+    }
+}
+
+/// One origin's callbacks due, earliest first (``JobStorage/dueCallbacks(now:perOrigin:maxOrigins:skipping:)``).
+public struct DueCallbacks: Sendable {
+    public var origin: String
+    /// The jobs read: the due ones not skipped.
+    public var jobs: [RenameJob]
+    /// How many were due, up to the limit, the skipped ones included.
+    public var count: Int
+
+    public init(origin: String, jobs: [RenameJob], count: Int) {
+        self.origin = origin
+        self.jobs = jobs
+        self.count = count
+    }
+}
+
+extension JobStorage {
+    /// Callbacks due at `now`, every job read.
+    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [DueCallbacks] {
+        try await dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins, skipping: [])
     }
 }

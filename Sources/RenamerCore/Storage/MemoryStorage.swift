@@ -128,12 +128,13 @@ public final class MemoryStorage: JobStorage {
         }
     }
 
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [(origin: String, jobs: [RenameJob])] {
+    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks] {
         state.withLock { state in
             state.outbox.keys.sorted().prefix(maxOrigins).compactMap { origin in
                 let due = state.outbox[origin, default: [:]].filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
-                let jobs = due.prefix(perOrigin).compactMap { state.jobs[$0.key]?.job }
-                return jobs.isEmpty ? nil : (origin, jobs)
+                    .prefix(perOrigin)
+                let jobs = due.filter { !skipping.contains($0.key) }.compactMap { state.jobs[$0.key]?.job }
+                return due.isEmpty ? nil : DueCallbacks(origin: origin, jobs: jobs, count: due.count)
             }
         }
     }
