@@ -181,10 +181,12 @@ public final class CallbackDelivery: @unchecked Sendable {
     private func takeNext() -> Delivery? {
         while !stopped, inFlightCount.load(ordering: .relaxed) < maxConcurrent, let origin = ready.popFirst() {
             inReady.remove(origin)
-            guard var lane = lanes[origin], lane.inFlight < maxConcurrentPerOrigin, let next = lane.due.popFirst() else { continue }
+            // In place: a copy of the lane (`var lane = lanes[origin]`) made its queue shared, and
+            // the pop copied every callback loaded for the origin.
+            guard let inFlight = lanes[origin]?.inFlight, inFlight < maxConcurrentPerOrigin, let next = lanes[origin]?.due.popFirst()
+            else { continue }
             dueCount.subtract(1, ordering: .relaxed)
-            lane.inFlight += 1
-            lanes[origin] = lane
+            lanes[origin]?.inFlight += 1
             inFlightCount.add(1, ordering: .relaxed)
             markReady(origin)
             return Delivery(loaded: next, origin: origin)
