@@ -435,6 +435,12 @@ public final class EmulatorState: Sendable {
         }
     }
 
+    /// The CDN drops every stale URL now, whatever its invalidation delay or cache lifetime (tests
+    /// that must see an old URL served first, then gone, without racing a clock).
+    public func dropCachedURLs() {
+        state.withLock { $0.cached.removeAll() }
+    }
+
     // MARK: Faults, pause, logs
 
     public func addFault(_ fault: EmulatorFault) {

@@ -25,10 +25,12 @@ struct ConfirmationAndCallbackTests {
     }
 
     @Test func probeConfirmsOnceTheOldURLIsGoneThenTheCallbackIsDelivered() async throws {
-        // 2 s before the CDN drops the old URL, so that the first probe sees it served even when
-        // the suite's other tests (several real replicas among them) load both cores.
-        try await Harness.run(Harness.patientCloudinary, emulatorSettings: Self.emulator(invalidationDelay: 2)) { harness in
+        // The CDN keeps the old URL until the test has seen a probe find it served, then drops it:
+        // a fixed delay (it was 2 s) raced the first probe on a loaded machine.
+        try await Harness.run(Harness.patientCloudinary, emulatorSettings: Self.emulator(invalidationDelay: 3600)) { harness in
             let id = try await rename(harness)
+            #expect(await harness.eventually { harness.emulator.state.requests.contains { $0.operation == "delivery" } })
+            harness.emulator.state.dropCachedURLs()
             let job = try await harness.waitForJob(id, status: "completed")
             let invalidation = try #require(job["invalidation"] as? [String: Any])
             #expect(invalidation["status"] as? String == "confirmed")
