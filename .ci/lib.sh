@@ -24,6 +24,18 @@ summary() {
 }
 trap summary EXIT
 
+# Fails with one line unless the checkout's file system has NEEDED_GIB free: a clean debug build of the
+# package and its dependencies takes ~2 GiB (release ~3), the tests' journals and PostgreSQL clusters more, and
+# a full disk otherwise shows up as a checkout or compile error deep in the log.
+ensure_disk_space() {
+    local needed=${1:-4} free
+    free=$(df -Pk . | awk 'NR == 2 {print int($4 / 1048576)}')
+    if [ "$free" -lt "$needed" ]; then
+        echo "CI needs ${needed} GiB free on $(df -P . | awk 'NR == 2 {print $6}'); it has ${free} GiB: remove old clones and build folders (e.g. /tmp/tmp.*)" >&2
+        return 1
+    fi
+}
+
 # Installs the Debian packages that are missing.
 ensure_packages() {
     local missing=()
