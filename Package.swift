@@ -257,6 +257,7 @@ let package = Package(
                 "RenamerCore",
                 "RenamerCrypto",
                 "RenamerServer",
+                "RenamerOutbound",
                 "RenamerTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -2,6 +2,17 @@
 public protocol DeliveryProber: Sendable {
     /// One `HEAD` request, redirects not followed.
     func probe(url: String, timeout: Double) async -> ProbeOutcome
+
+    /// The same probe, its outcome passed to `done` on whichever thread has it (no task to resume:
+    /// the confirmer hands it to its own queue). The default runs ``probe(url:timeout:)`` in a task
+    /// of `tasks`.
+    func probe(url: String, timeout: Double, tasks: TrackedTasks, then done: @escaping @Sendable (ProbeOutcome) -> Void)
+}
+
+extension DeliveryProber {
+    public func probe(url: String, timeout: Double, tasks: TrackedTasks, then done: @escaping @Sendable (ProbeOutcome) -> Void) {
+        tasks.spawn { done(await probe(url: url, timeout: timeout)) }
+    }
 }
 
 /// What one probe saw.

@@ -179,8 +179,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
         probesInFlight += 1
         let url = Self.deliveryURL(job, base: cloud.deliveryBaseURL)
         let timeout = min(10, cloud.timeoutSeconds)
-        tasks.spawn { [self] in
-            let outcome = await prober.probe(url: url, timeout: timeout)
+        prober.probe(url: url, timeout: timeout, tasks: tasks) { [self] outcome in
             queue.async { [self] in
                 probesInFlight -= 1
                 while probesInFlight < maxConcurrentProbes, let next = waitingProbes.popFirst() {
