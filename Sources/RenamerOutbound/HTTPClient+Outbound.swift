@@ -35,6 +35,10 @@ extension HTTPClient {
         configuration.httpVersion = .http1Only
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
         configuration.connectionPool.retryConnectionEstablishment = retryConnecting
+        // No distributed tracing here: by default the client takes the global tracer (a no-op one)
+        // and still made a span per request, parsing its URL with Foundation for the span's
+        // attributes (~2.5 % of end-to-end samples).
+        configuration.tracing.tracer = nil
         return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
 
