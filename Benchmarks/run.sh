@@ -245,33 +245,28 @@ e2e() {
 }
 
 # The HTTP stack's floor under one job's five exchanges, measured after the e2e run: two inbound
-# (the accept, answered on the event loop: bare SwiftNIO; the notification, a Hummingbird route)
+# (the accept and the notification, both answered on the event loop: bare SwiftNIO, twice)
 # and three outbound through AsyncHTTPClient set up as the daemon's (rename, probe, callback), at
 # the run's concurrency (16). $1: the daemon's CPU-s per 1,000 jobs, for the comparison.
 e2e_floor() {
   [ -x "$BIN/http-floor" ] || swift build -c release --static-swift-stdlib --product http-floor >/dev/null
-  local floor=$BIN/http-floor port=19561 stack saved=${DAEMON_PID:-} nio hummingbird outbound
+  local floor=$BIN/http-floor port=19561 saved=${DAEMON_PID:-} nio outbound
   [ -x "$floor" ] || floor=.build/release/http-floor
-  for stack in nio hummingbird; do
-    "$floor" $stack $port >"$WORK/floor.log" 2>&1 &
-    DAEMON_PID=$!
-    PIDS+=($DAEMON_PID)
-    for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
-    CONNECTIONS=16 DURATION=5 RENAMER_TOKEN=alpha-token bench "floor: inbound, $stack" -s Benchmarks/accept.lua "http://127.0.0.1:$port" |
-      tee "$WORK/floor-$stack.txt"
-    [ $stack = nio ] || continue
-    # The outbound floor against this (cheap) server; the client's own CPU per request.
-    "$floor" client "http://127.0.0.1:$port/v1/renames" 5 16 | tee "$WORK/floor-client.txt"
-    stop_daemon
-  done
+  "$floor" nio $port >"$WORK/floor.log" 2>&1 &
+  DAEMON_PID=$!
+  PIDS+=($DAEMON_PID)
+  for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.1; done
+  CONNECTIONS=16 DURATION=5 RENAMER_TOKEN=alpha-token bench "floor: inbound, nio" -s Benchmarks/accept.lua "http://127.0.0.1:$port" |
+    tee "$WORK/floor-nio.txt"
+  # The outbound floor against this (cheap) server; the client's own CPU per request.
+  "$floor" client "http://127.0.0.1:$port/v1/renames" 5 16 | tee "$WORK/floor-client.txt"
   stop_daemon
   DAEMON_PID=$saved
   nio=$(sed 's/.*daemon \([0-9.]*\) µs.*/\1/' "$WORK/floor-nio.txt")
-  hummingbird=$(sed 's/.*daemon \([0-9.]*\) µs.*/\1/' "$WORK/floor-hummingbird.txt")
   outbound=$(sed 's/.*client CPU \([0-9.]*\) µs.*/\1/' "$WORK/floor-client.txt")
-  awk -v n="$nio" -v h="$hummingbird" -v o="$outbound" -v d="$1" 'BEGIN {
-    f = n + h + 3 * o
-    printf "HTTP floor of one job (1 NIO accept + 1 Hummingbird route + 3 AsyncHTTPClient calls): %.0f µs = %.3f CPU-s per 1,000 jobs; the daemon: %.3f (%.1fx the floor; goal 0.5)\n", f, f / 1000, d, d * 1000 / f }'
+  awk -v n="$nio" -v o="$outbound" -v d="$1" 'BEGIN {
+    f = 2 * n + 3 * o
+    printf "HTTP floor of one job (2 SwiftNIO exchanges, the accept and the notification, + 3 AsyncHTTPClient calls): %.0f µs = %.3f CPU-s per 1,000 jobs; the daemon: %.3f (%.1fx the floor; goal 0.5)\n", f, f / 1000, d, d * 1000 / f }'
 }
 
 memory() {
