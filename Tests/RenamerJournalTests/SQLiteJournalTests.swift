@@ -200,7 +200,7 @@ struct SQLiteJournalTests {
         journal.record(pending("rn_b", "https://b.example:8443/h", due: -1), sequence: 100)
         journal.record(pending("rn_c", "https://c.example/h", due: 60), sequence: 101)
         try await journal.sync()
-        let due = try await journal.dueCallbacks(now: now, perOrigin: 3, maxOrigins: 10)
+        let due = try await journal.dueCallbacks(now: now, perOrigin: 3, maxOrigins: 10, skipping: [])
         #expect(due.map(\.origin) == ["https://a.example:443", "https://b.example:8443"])
         #expect(due.first?.jobs.map(\.id) == ["rn_a0", "rn_a1", "rn_a2"])
         #expect(due.last?.jobs.map(\.id) == ["rn_b"])

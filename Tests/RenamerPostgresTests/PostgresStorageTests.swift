@@ -226,7 +226,7 @@ struct PostgresStorageTests {
         let taken = try await heir.takeOver()
         #expect(taken.unfinished.map(\.job.id) == ["rn_queued", "rn_renaming"], "unfinished jobs, oldest first")
         #expect(taken.callbacks == 1)
-        let due = try await heir.dueCallbacks(now: Date(timeIntervalSince1970: 1_900_000_000), perOrigin: 10, maxOrigins: 10)
+        let due = try await heir.dueCallbacks(now: Date(timeIntervalSince1970: 1_900_000_000), perOrigin: 10, maxOrigins: 10, skipping: [])
         #expect(due.flatMap(\.jobs).map(\.id) == ["rn_callback"])
         let skipped = try await heir.dueCallbacks(
             now: Date(timeIntervalSince1970: 1_900_000_000),
@@ -235,7 +235,7 @@ struct PostgresStorageTests {
             skipping: ["rn_callback"]
         )
         #expect(skipped.map(\.count) == [1] && skipped.flatMap(\.jobs).isEmpty, "counted, not read")
-        #expect(try await dead.dueCallbacks(now: Date(timeIntervalSince1970: 1_900_000_000), perOrigin: 10, maxOrigins: 10).isEmpty)
+        #expect(try await dead.dueCallbacks(now: Date(timeIntervalSince1970: 1_900_000_000), perOrigin: 10, maxOrigins: 10, skipping: []).isEmpty)
         try await heir.close()
     }
 }

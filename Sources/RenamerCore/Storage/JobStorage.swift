@@ -169,10 +169,3 @@ public struct DueCallbacks: Sendable {
         self.count = count
     }
 }
-
-extension JobStorage {
-    /// Callbacks due at `now`, every job read.
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int) async throws(StorageError) -> [DueCallbacks] {
-        try await dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins, skipping: [])
-    }
-}
