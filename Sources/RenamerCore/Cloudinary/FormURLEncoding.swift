@@ -39,7 +39,7 @@ public enum FormURLEncoding {
                 bytes.append(byte)
             }
         }
-        return String(validating: bytes, as: UTF8.self)
+        return UTF8Text.string(bytes)
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {

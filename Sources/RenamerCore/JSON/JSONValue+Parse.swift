@@ -128,30 +128,31 @@ extension JSONValue {
                 index += 1
             }
             guard let stop = current else { throw error("unterminated string") }
+            if stop == UInt8(ascii: "\"") {
+                let text = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                index += 1
+                return try validated(UTF8Text.string(text))
+            }
             var utf8 = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
-            if stop == UInt8(ascii: "\\") {
-                while true {
-                    guard let byte = current else { throw error("unterminated string") }
-                    index += 1
-                    switch byte {
-                    case UInt8(ascii: "\""):
-                        return try validated(utf8)
-                    case UInt8(ascii: "\\"):
-                        try escape(into: &utf8)
-                    case ..<0x20:
-                        index -= 1
-                        throw error("control character in a string")
-                    default:
-                        utf8.append(byte)
-                    }
+            while true {
+                guard let byte = current else { throw error("unterminated string") }
+                index += 1
+                switch byte {
+                case UInt8(ascii: "\""):
+                    return try validated(UTF8Text.string(utf8))
+                case UInt8(ascii: "\\"):
+                    try escape(into: &utf8)
+                case ..<0x20:
+                    index -= 1
+                    throw error("control character in a string")
+                default:
+                    utf8.append(byte)
                 }
             }
-            index += 1
-            return try validated(utf8)
         }
 
-        func validated(_ utf8: [UInt8]) throws(ParseError) -> String {
-            guard let string = String(validating: utf8, as: UTF8.self) else { throw error("invalid UTF-8 in a string") }
+        func validated(_ string: String?) throws(ParseError) -> String {
+            guard let string else { throw error("invalid UTF-8 in a string") }
             return string
         }
 
