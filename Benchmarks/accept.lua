@@ -1,7 +1,8 @@
 -- POST /v1/renames with a distinct public ID per request (wrk Lua).
 -- Environment: RENAMER_TOKEN (bearer token), RENAMER_RUN (public-ID prefix for this run, default
 -- none: bench/t<thread>-<n>), RENAMER_INVALIDATE (true|false, default false), RENAMER_CALLBACK
--- (callback_url, default none).
+-- (callback_url, default none), RENAMER_LIMIT (answers per wrk thread, then that thread stops;
+-- default none: wrk's duration decides).
 local counter = 0
 local threads = {}
 -- thread_id is a global that setup() sets in each thread's Lua state (a local would shadow it).
@@ -17,6 +18,14 @@ function init(args)
   invalidate = os.getenv("RENAMER_INVALIDATE") or "false"
   local callback = os.getenv("RENAMER_CALLBACK")
   extra = callback and string.format(',"callback_url":"%s"', callback) or ""
+  limit = tonumber(os.getenv("RENAMER_LIMIT") or "")
+  answered = 0
+  if limit then
+    response = function(status, headers, body)
+      answered = answered + 1
+      if answered >= limit then wrk.thread:stop() end
+    end
+  end
 end
 
 request = function()

@@ -39,7 +39,10 @@
 # (default 1000000), PENDING (default 100000); for soak: SOAK_BATCHES
 # (default 5), MAX_AGE (notifications.max_age_seconds, default 7200), FAULTS=1 (the load test's
 # injected errors); LOG_LEVEL (daemon, default warning); KEEP=1 keeps the work directory (logs);
-# BIN (a folder with both binaries; default: build them here).
+# BIN (a folder with both binaries; default: build them here). For e2e: E2E_JOBS (that many jobs
+# instead of DURATION seconds of load: comparisons with less noise), CALLGRIND=1 (the daemon under
+# valgrind's callgrind, which counts instructions repeatably on a noisy machine: instructions per
+# job from the load's start to the last callback; ~40 jobs/s, so use E2E_JOBS=2000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
@@ -108,13 +111,20 @@ log: {level: ${LOG_LEVEL:-warning}}
 YAML
 }
 start_daemon() {
-  $BIN/asset-renamer serve --config "$WORK/renamer.yaml" >>"$WORK/daemon.log" 2>&1 &
+  local daemon=$BIN/asset-renamer
+  if [ -n "${CALLGRIND:-}" ]; then
+    command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
+    # Valgrind 3.19 cannot read the Swift 6 toolchain's debug information: symbols only.
+    objcopy --strip-debug "$daemon" "$WORK/asset-renamer"
+    daemon="valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$WORK/callgrind.out $WORK/asset-renamer"
+  fi
+  $daemon serve --config "$WORK/renamer.yaml" >>"$WORK/daemon.log" 2>&1 &
   DAEMON_PID=$!
   PIDS+=($DAEMON_PID)
 }
 stop_daemon() { kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; }
 wait_ready() {
-  for _ in $(seq 6000); do
+  for _ in $(seq 30000); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$DAEMON/readyz")" = 200 ] && return 0
     sleep 0.01
   done
@@ -224,11 +234,27 @@ e2e() {
   local cpu0 start accepted end cpu1
   local counters0 counters1
   cpu0=$(cpu_seconds "$DAEMON_PID"); counters0=$(process_counters "$DAEMON_PID"); start=$(date +%s.%N)
-  RENAMER_TOKEN=$TOKEN RENAMER_INVALIDATE=true RENAMER_CALLBACK="$EMULATOR/_emulator/callbacks/bench" \
-    wrk -t2 -c16 -d"${DURATION}s" -s Benchmarks/accept.lua "$DAEMON" >/dev/null
+  [ -z "${CALLGRIND:-}" ] || callgrind_control -i on "$DAEMON_PID" >/dev/null
+  if [ -n "${E2E_JOBS:-}" ]; then
+    # That many jobs: each wrk thread stops sending after half, and wrk (which would wait out its
+    # duration) is stopped once the daemon accepted them all.
+    RENAMER_TOKEN=$TOKEN RENAMER_INVALIDATE=true RENAMER_CALLBACK="$EMULATOR/_emulator/callbacks/bench" \
+      RENAMER_LIMIT=$((E2E_JOBS / 2)) wrk -t2 -c16 -d120s -s Benchmarks/accept.lua "$DAEMON" >/dev/null &
+    local load=$!
+    wait_for accepted 120 $((E2E_JOBS / 2 * 2))
+    kill -INT "$load" 2>/dev/null || true
+    wait "$load" 2>/dev/null || true
+  else
+    RENAMER_TOKEN=$TOKEN RENAMER_INVALIDATE=true RENAMER_CALLBACK="$EMULATOR/_emulator/callbacks/bench" \
+      wrk -t2 -c16 -d"${DURATION}s" -s Benchmarks/accept.lua "$DAEMON" >/dev/null
+  fi
   accepted=$(accepted)
   wait_for delivered 600 "$accepted"
   end=$(date +%s.%N); cpu1=$(cpu_seconds "$DAEMON_PID"); counters1=$(process_counters "$DAEMON_PID")
+  if [ -n "${CALLGRIND:-}" ]; then
+    callgrind_control -d "$DAEMON_PID" >/dev/null
+    awk -v n="$accepted" '/^summary:/ {i += $2} END {printf "callgrind: %.0f instructions per job (%d jobs)\n", i / n, n}' "$WORK"/callgrind.out.*
+  fi
   awk -v n="$accepted" -v t="$(echo "$end - $start" | bc)" -v c="$(echo "$cpu1 - $cpu0" | bc)" 'BEGIN {
     printf "%d jobs completed and called back in %.1f s: %.0f jobs/s; daemon CPU %.2f s = %.3f CPU-s per 1,000 jobs\n",
       n, t, n / t, c, 1000 * c / n }'
@@ -241,7 +267,7 @@ e2e() {
     printf "per job: %.0f µs user, %.0f µs system, %.1f KiB written to storage, %.1f context switches\n",
       1e6 * ($5 - $1) / n, 1e6 * ($6 - $2) / n, ($7 - $3) / 1024 / n, ($8 - $4) / n }'
   stop_daemon
-  e2e_floor "$(echo "1000 * ($cpu1 - $cpu0) / $accepted" | bc -l)"
+  [ -n "${CALLGRIND:-}" ] || e2e_floor "$(echo "1000 * ($cpu1 - $cpu0) / $accepted" | bc -l)"
 }
 
 # The HTTP stack's floor under one job's five exchanges, measured after the e2e run: two inbound
