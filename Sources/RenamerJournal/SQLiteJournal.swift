@@ -96,6 +96,10 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         }
     }
 
+    /// The condition of `jobs_client_final`, repeated in the queries that use it (SQLite uses a
+    /// partial index only where the query's condition contains the index's).
+    static let isFinal = "(status = 'completed' OR status = 'failed' OR status = 'cancelled')"
+
     /// Versioned schema: a newer daemon opens an older journal and migrates it forward.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -169,6 +173,18 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                     CREATE INDEX jobs_client_final ON jobs(client, collection, status, sequence)
                         WHERE status IN ('completed', 'failed', 'cancelled');
                     CREATE INDEX jobs_parent ON jobs(parent, sequence) WHERE parent IS NOT NULL;
+                    """
+            )
+        }
+        // The final-status index's condition as comparisons: SQLite evaluates an `IN` list in an
+        // index's condition through a temporary B-tree built for each use, twice per update of a
+        // job row (old and new values) and three times per upsert: ~10 per job, each a fresh
+        // zeroed page, ~5 % of the daemon's instructions end to end.
+        migrator.registerMigration("v4") { db in
+            try db.execute(
+                sql: """
+                    DROP INDEX jobs_client_final;
+                    CREATE INDEX jobs_client_final ON jobs(client, collection, status, sequence) WHERE \(Self.isFinal);
                     """
             )
         }
@@ -368,8 +384,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                     db,
                     sql: """
                         SELECT body FROM jobs INDEXED BY jobs_client_final
-                        WHERE client = ? AND collection = ? AND status = ? AND status IN ('completed', 'failed', 'cancelled')
-                            AND sequence < ?
+                        WHERE client = ? AND collection = ? AND status = ? AND \(Self.isFinal) AND sequence < ?
                         ORDER BY sequence DESC LIMIT ?
                         """,
                     arguments: [client, collection, status.rawValue, before, limit + 1]
