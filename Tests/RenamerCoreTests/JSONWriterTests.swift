@@ -43,6 +43,15 @@ struct JSONWriterTests {
         }
     }
 
+    /// Base64 straight into the output, as Foundation writes it: every length modulo 3, every byte.
+    @Test func base64MatchesFoundation() async {
+        await propertyCheck(count: 500, input: Gen<UInt8>.value(in: 0...255).array(of: 0...70)) { bytes in
+            var json = JSONWriter()
+            json.base64(bytes)
+            #expect(json.bytes == Array("\"\(Data(bytes).base64EncodedString())\"".utf8), "\(bytes)")
+        }
+    }
+
     @Test func escapesAsRFC8259Requires() {
         var json = JSONWriter()
         json.string("a\"b\\c/d\u{0}\u{1F}\n\t\u{7F}é")

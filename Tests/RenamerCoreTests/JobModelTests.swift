@@ -170,6 +170,9 @@ struct JobModelTests {
         let encoded = FormURLEncoding.encode(fields)
         #expect(!encoded.contains(" "))
         #expect(FormURLEncoding.decode(encoded) == fields)
+        // Sorted by name, `&` between fields, each name and value escaped byte by byte.
+        #expect(FormURLEncoding.encode(["b": "x y", "a": "1&2", "a_": "é"]) == "a=1%262&a_=%C3%A9&b=x%20y")
+        #expect(FormURLEncoding.encode([:]) == "")
         #expect(FormURLEncoding.decode("a=b+c&d=%41") == ["a": "b c", "d": "A"])
         #expect(FormURLEncoding.decode("a=%zz") == nil)
     }

@@ -2,9 +2,15 @@
 public enum FormURLEncoding {
     /// Encodes fields sorted by name, each value UTF-8 percent-encoded (space as `%20`).
     public static func encode(_ fields: [String: String]) -> String {
-        fields.sorted { $0.key < $1.key }
-            .map { escape($0.key) + "=" + escape($0.value) }
-            .joined(separator: "&")
+        var output: [UInt8] = []
+        output.reserveCapacity(fields.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count + 8 })
+        for (index, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
+            if index > 0 { output.append(UInt8(ascii: "&")) }
+            PercentEncoding.escape(field.key, into: &output)
+            output.append(UInt8(ascii: "="))
+            PercentEncoding.escape(field.value, into: &output)
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Decodes a form body; `+` is a space. Returns nil for invalid percent-encoding or UTF-8.
@@ -18,10 +24,6 @@ public enum FormURLEncoding {
             fields[name] = value
         }
         return fields
-    }
-
-    static func escape(_ text: String) -> String {
-        PercentEncoding.escape(text)
     }
 
     static func unescape(_ text: Substring) -> String? {

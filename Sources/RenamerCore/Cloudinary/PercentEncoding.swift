@@ -13,9 +13,15 @@ public enum PercentEncoding {
 
     /// `text` escaped, keeping the unreserved characters and `extra` (ASCII bytes).
     public static func escape(_ text: some StringProtocol, keeping extra: [UInt8] = []) -> String {
-        let hex: StaticString = "0123456789ABCDEF"
         var output = [UInt8]()
         output.reserveCapacity(text.utf8.count)
+        escape(text, keeping: extra, into: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// `text` escaped onto the end of `output`.
+    public static func escape(_ text: some StringProtocol, keeping extra: [UInt8] = [], into output: inout [UInt8]) {
+        let hex: StaticString = "0123456789ABCDEF"
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
@@ -29,6 +35,5 @@ public enum PercentEncoding {
                 output.append(hex.utf8Start[Int(byte & 0x0f)])
             }
         }
-        return String(decoding: output, as: UTF8.self)
     }
 }

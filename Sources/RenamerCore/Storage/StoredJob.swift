@@ -7,7 +7,7 @@ public struct StoredJob: Sendable {
     var client: String
     var notifiedAt: Date?
     var eventID: String?
-    var eventBody: Data?
+    var eventBody: [UInt8]?
     var nextAttemptAt: Date?
 
     public init(_ job: RenameJob) {
@@ -15,7 +15,7 @@ public struct StoredJob: Sendable {
         client = job.client
         notifiedAt = job.notifiedAt
         eventID = job.callbackEvent?.id
-        eventBody = job.callbackEvent.map { Data($0.body) }
+        eventBody = job.callbackEvent?.body
         nextAttemptAt = job.callbackEvent?.nextAttemptAt
     }
 }
@@ -32,7 +32,10 @@ extension StoredJob: JSONWritable {
                 json.seconds(notifiedAt)
             }
             if let eventID { json.field("eventID", eventID) }
-            if let eventBody { json.field("eventBody", eventBody.base64EncodedString()) }
+            if let eventBody {
+                json.key("eventBody")
+                json.base64(eventBody)
+            }
             if let nextAttemptAt {
                 json.key("nextAttemptAt")
                 json.seconds(nextAttemptAt)

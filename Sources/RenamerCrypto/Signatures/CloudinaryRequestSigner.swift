@@ -34,13 +34,27 @@ public struct CloudinaryRequestSigner: Sendable {
             .map { key, value in
                 switch version {
                 case .v1: "\(key)=\(value)"
-                // Most values have no `&`: `replacing` (generic string processing) costs more
-                // than the digest, so it runs only when there is something to replace.
-                case .v2: "\(key)=\(value.utf8.contains(UInt8(ascii: "&")) ? value.replacing("&", with: "%26") : value)"
+                case .v2: "\(key)=\(escapingAmpersands(value))"
                 }
             }
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
             .joined(separator: "&")
+    }
+
+    /// `value` with each `&` written as `%26`. Byte by byte: `replacing("&", with: "%26")` (generic
+    /// string processing) cost ~40,000 instructions for a notification URL, 20 times the digest.
+    static func escapingAmpersands(_ value: String) -> String {
+        guard value.utf8.contains(UInt8(ascii: "&")) else { return value }
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(value.utf8.count + 16)
+        for byte in value.utf8 {
+            if byte == UInt8(ascii: "&") {
+                escaped.append(contentsOf: [UInt8(ascii: "%"), UInt8(ascii: "2"), UInt8(ascii: "6")])
+            } else {
+                escaped.append(byte)
+            }
+        }
+        return String(decoding: escaped, as: UTF8.self)
     }
 
     /// The lowercase hex signature of `parameters`.
