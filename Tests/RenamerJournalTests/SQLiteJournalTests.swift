@@ -336,7 +336,7 @@ struct SQLiteJournalTests {
     }
 
     /// Writing a job row builds no temporary B-tree (SQLite makes one for each use of an `IN` list
-    /// in a partial index's condition: ~10 per job, 5 % of the daemon's instructions).
+    /// in a partial index's condition: ~10 per job, ~11 % of the daemon's instructions).
     @Test func writingAJobRowBuildsNoTemporaryTable() async throws {
         let directory = try Directory()
         let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))

@@ -2,7 +2,7 @@
 ///
 /// `String(validating:as:)` is not specialized for the caller: every call looked up the type
 /// metadata of `Optional`, `UnsafeBufferPointer` and `Unicode.ParseResult` at run time, ~1,500
-/// instructions per string, ~4 % of the daemon's instructions end to end (the JSON parser makes
+/// instructions per string, ~3 % of the daemon's instructions end to end (the JSON parser makes
 /// ~125 strings per job). `String(decoding:as:)` on a buffer is specialized and validates as it
 /// copies; it replaces each invalid sequence with U+FFFD, so the bytes were valid exactly when
 /// the text's UTF-8 is the same bytes.
