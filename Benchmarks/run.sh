@@ -124,8 +124,10 @@ start_daemon() {
 }
 stop_daemon() { kill -9 "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null || true; }
 wait_ready() {
-  for _ in $(seq 30000); do
+  # 60 s; under callgrind (CALLGRIND=1) start-up takes longer: 300 s.
+  for _ in $(seq "$([ -n "${CALLGRIND:-}" ] && echo 30000 || echo 6000)"); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$DAEMON/readyz")" = 200 ] && return 0
+    kill -0 "$DAEMON_PID" 2>/dev/null || { echo "daemon exited; see $WORK/daemon.log (KEEP=1 keeps it)" >&2; return 1; }
     sleep 0.01
   done
   echo "daemon not ready" >&2; return 1
