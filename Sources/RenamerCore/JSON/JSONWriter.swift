@@ -112,37 +112,12 @@ public struct JSONWriter {
         bytes.append(contentsOf: "\(value.timeIntervalSince1970)".utf8)
     }
 
-    /// `value` as a string of standard base64 with padding (RFC 4648 §4, Foundation's
-    /// `base64EncodedString()`), straight into the output: its alphabet needs no escaping.
+    /// `value` as a JSON string of standard base64 with padding (Foundation's encoder), appended as
+    /// it is: the alphabet needs no escaping, so the encoding skips a `String` and the escape scan.
     public mutating func base64(_ value: [UInt8]) {
-        let length = (value.count + 2) / 3 * 4
-        let encoded = [UInt8](unsafeUninitializedCapacity: length + 2) { output, initialized in
-            let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-            let digits = alphabet.utf8Start
-            value.withUnsafeBufferPointer { input in
-                output[0] = UInt8(ascii: "\"")
-                var (from, to) = (0, 1)
-                while from + 3 <= input.count {
-                    let group = UInt32(input[from]) << 16 | UInt32(input[from + 1]) << 8 | UInt32(input[from + 2])
-                    output[to] = digits[Int(group >> 18)]
-                    output[to + 1] = digits[Int(group >> 12 & 0x3F)]
-                    output[to + 2] = digits[Int(group >> 6 & 0x3F)]
-                    output[to + 3] = digits[Int(group & 0x3F)]
-                    (from, to) = (from + 3, to + 4)
-                }
-                if from < input.count {
-                    let hasSecond = from + 1 < input.count
-                    let group = UInt32(input[from]) << 16 | (hasSecond ? UInt32(input[from + 1]) << 8 : 0)
-                    output[to] = digits[Int(group >> 18)]
-                    output[to + 1] = digits[Int(group >> 12 & 0x3F)]
-                    output[to + 2] = hasSecond ? digits[Int(group >> 6 & 0x3F)] : UInt8(ascii: "=")
-                    output[to + 3] = UInt8(ascii: "=")
-                }
-                output[length + 1] = UInt8(ascii: "\"")
-            }
-            initialized = length + 2
-        }
-        bytes.append(contentsOf: encoded)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: Data(value).base64EncodedData())
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// JSON text written elsewhere, inserted as it is.
