@@ -84,6 +84,20 @@ struct CallbackDeliveryTests {
         #expect(fixture.transport.requests.first?.headers["webhook-id"] == job.callbackEvent?.id)
     }
 
+    /// Once delivery ends the job keeps no event: nothing sends it again, and its stored row,
+    /// rewritten now and read by every list of history, no longer carries the body.
+    @Test func theEventIsDroppedWhenDeliveryEnds() async throws {
+        let fixture = try await CallbackFixture()
+        let job = fixture.finalJob()
+        #expect(String(decoding: StoredJob.encode(job), as: UTF8.self).contains("\"eventBody\""))
+        fixture.delivery.deliver(job)
+        #expect(await eventually { (await fixture.callback)?.status == .delivered })
+        let delivered = try #require(try await fixture.store.job("rn_1"))
+        #expect(delivered.callbackEvent == nil)
+        #expect(delivered.isSettled)
+        #expect(!String(decoding: StoredJob.encode(delivered), as: UTF8.self).contains("event"))
+    }
+
     @Test func retriesUntilDeliveredWithOneStableEvent() async throws {
         let fixture = try await CallbackFixture([.status(500, retryAfter: nil), .status(500, retryAfter: nil)])
         fixture.delivery.deliver(fixture.finalJob())

@@ -145,13 +145,15 @@ extension RenameJob {
         callbackEvent?.nextAttemptAt = due
     }
 
-    /// Callback delivery ended (delivered, gone, failed or not allowed).
+    /// Callback delivery ended (delivered, gone, failed or not allowed). The event goes: nothing
+    /// sends it again, and the job's row in storage, rewritten now and read by every list of
+    /// history, shrinks by the body's base64 (~1.3 of ~2 KB for a rename).
     public mutating func endCallback(_ outcome: Callback.Status, lastStatus: Int?, countAttempt: Bool) throws(JobTransitionError) {
         guard callbackEvent?.nextAttemptAt != nil else { throw .illegal(id: id, from: status, move: "end callback") }
         if countAttempt { callback.attempts += 1 }
         callback.lastStatus = lastStatus
         callback.status = outcome
-        callbackEvent?.nextAttemptAt = nil
+        callbackEvent = nil
     }
 
     /// Gives a final job made before events were fixed at finalization (an older journal) its event.

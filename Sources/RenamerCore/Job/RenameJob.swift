@@ -41,7 +41,8 @@ public struct RenameJob: Sendable, Equatable {
     public var callback: Callback
     /// When a verified `rename` notification for this job arrived (not part of the API's job JSON).
     public var notifiedAt: Date?
-    /// The callback event, fixed when the job became final (not part of the API's job JSON).
+    /// The callback event, fixed when the job became final and dropped when delivery ended (not part
+    /// of the API's job JSON).
     public var callbackEvent: CallbackEvent?
     /// The folder rename or batch an item belongs to (SPEC §11); items send no callback.
     public var parent: String?
@@ -192,7 +193,7 @@ public struct RenameJob: Sendable, Equatable {
     public struct CallbackEvent: Sendable, Equatable {
         public var id: String
         public var body: [UInt8]
-        /// When the next delivery attempt is due; nil once delivery ended.
+        /// When the next delivery attempt is due (the job keeps no event once delivery ended).
         public var nextAttemptAt: Date?
 
         public init(id: String, body: [UInt8], nextAttemptAt: Date?) {
