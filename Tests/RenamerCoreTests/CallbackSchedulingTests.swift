@@ -109,6 +109,17 @@ struct CallbackSchedulingTests {
         }
     }
 
+    /// The remembered origin key is the parsed one, for URLs seen again, for more URLs than it
+    /// remembers, and for URLs without an origin.
+    @Test func originKeysAreTheParsedOrigins() {
+        let urls = (0..<1500).map { "https://Host\($0 % 7).example\($0 % 3 == 0 ? ":8443" : "")/hooks/\($0)" } + ["not a url", "/relative", ""]
+        for url in urls + urls.reversed() {
+            #expect(CallbackOrigin.key(url) == CallbackOrigin(url)?.description, "\(url)")
+        }
+        #expect(CallbackOrigin.key("https://HOST1.example/x") == "https://host1.example:443")
+        #expect(CallbackOrigin.key("/relative") == nil)
+    }
+
     @Test func aBackloggedOriginHoldsOnlyItsOwnSlots() async throws {
         let fixture = try await Fixture(maxConcurrent: 6, perOrigin: 2)
         fixture.finish(50, host: "a.example")

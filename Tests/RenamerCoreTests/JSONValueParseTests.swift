@@ -1,5 +1,6 @@
 import Foundation
 import PropertyBased
+import RenamerTestSupport
 import Synchronization
 import Testing
 
@@ -59,6 +60,26 @@ struct JSONValueParseTests {
     static func hasTinyExponent(_ bytes: [UInt8]) -> Bool {
         let text = String(decoding: bytes, as: UTF8.self)
         return text.range(of: "[eE]-0*[1-9][0-9]{2,}", options: .regularExpression) != nil
+    }
+
+    /// Whole numbers, read without `strtod` up to 15 digits, are exactly what `Double(text)` reads
+    /// at every length and either sign, `-0` included.
+    @Test func wholeNumbersReadAsDoubleReadsThem() throws {
+        var random = TestRandom.generator()
+        var texts = ["0", "-0", "7", "999999999999999", "-999999999999999", "1000000000000000", "9007199254740993", "12345678901234567890"]
+        for _ in 0..<2000 {
+            var text = Bool.random(using: &random) ? "-" : ""
+            text += String(Int.random(in: 1...9, using: &random))
+            for _ in 1..<Int.random(in: 1...20, using: &random) { text += String(Int.random(in: 0...9, using: &random)) }
+            texts.append(text)
+        }
+        for text in texts {
+            let parsed = try JSONValue.parse(Array("[\(text)]".utf8))
+            let expected = try #require(Double(text))
+            #expect(parsed == .array([.number(expected)]), "\(text)")
+            guard case .array(let values) = parsed, case .number(let value)? = values.first else { continue }
+            #expect(value.bitPattern == expected.bitPattern, "\(text)")
+        }
     }
 
     @Test func duplicateMemberNamesAreRefused() {

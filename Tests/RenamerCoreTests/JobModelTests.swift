@@ -154,7 +154,11 @@ struct JobModelTests {
         for _ in 0..<2000 {
             let date = Date(timeIntervalSince1970: Double(Int64.random(in: -2_000_000_000...7_000_000_000, using: &random)))
             let text = RFC3339.string(date)
+            #expect(text == date.formatted(Date.ISO8601FormatStyle()))
             #expect(RFC3339.wholeSeconds(text) == date, "\(text)")
+            var json = JSONWriter()
+            json.object { $0.field("at", date as Date?) }
+            #expect(String(decoding: json.bytes, as: UTF8.self) == #"{"at":"\#(text)"}"#)
             #expect(RFC3339.wholeSeconds(text) == (try? Date.ISO8601FormatStyle().parse(text)))
         }
         for text in [

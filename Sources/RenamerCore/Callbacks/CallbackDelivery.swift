@@ -308,7 +308,7 @@ public final class CallbackDelivery: @unchecked Sendable {
             return context.clock.now().addingTimeInterval(1)
         }
         guard let client = context.configuration.clients[job.client], CallbackURLPolicy.allowed(url, prefixes: client.callbackURLPrefixes),
-            !client.callbackSecrets.isEmpty, CallbackOrigin(url) != nil
+            !client.callbackSecrets.isEmpty, CallbackOrigin.key(url) != nil
         else {
             context.logger.error("callback URL not allowed for client; not contacted", metadata: ["job_id": "\(id)", "client": "\(job.client)"])
             end(job, status: .failed, lastStatus: nil, countAttempt: false)

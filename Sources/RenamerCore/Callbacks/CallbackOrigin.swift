@@ -19,3 +19,20 @@ public struct CallbackOrigin: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(scheme)://\(host):\(port)" }
 }
+
+extension CallbackOrigin {
+    /// `CallbackOrigin(url)?.description`, remembered for the last 1,024 URLs: the outbox key is
+    /// taken each time a job with a pending callback is written or scheduled (~3 times per job),
+    /// and `URLComponents` costs ~10,000 instructions per parse. Callers use a handful of URLs.
+    public static func key(_ url: String) -> String? {
+        if let known = keys.withLock({ $0[url] }) { return known }
+        let key = CallbackOrigin(url)?.description
+        keys.withLock { keys in
+            if keys.count >= 1024 { keys.removeAll(keepingCapacity: true) }
+            keys[url] = key
+        }
+        return key
+    }
+
+    private static let keys = Locked<[String: String?]>([:])
+}

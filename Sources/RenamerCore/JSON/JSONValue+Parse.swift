@@ -212,11 +212,22 @@ extension JSONValue {
                 while let byte = current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { index += 1 }
                 return index - from
             }
-            if current == UInt8(ascii: "-") { index += 1 }
+            let negative = current == UInt8(ascii: "-")
+            if negative { index += 1 }
             if current == UInt8(ascii: "0") {
                 index += 1
             } else if digits() == 0 {
                 throw error("invalid number")
+            }
+            // A whole number of up to 15 digits is exact in a `Double`: no text, no `strtod`
+            // (most numbers in a job are counts, statuses and versions).
+            let integerDigits = index - start - (negative ? 1 : 0)
+            if integerDigits <= 15, current != UInt8(ascii: "."), current != UInt8(ascii: "e"), current != UInt8(ascii: "E") {
+                var value = 0
+                for byte in UnsafeBufferPointer(rebasing: bytes[(index - integerDigits)..<index]) {
+                    value = value * 10 + Int(byte &- UInt8(ascii: "0"))
+                }
+                return negative ? -Double(value) : Double(value)
             }
             if current == UInt8(ascii: ".") {
                 index += 1

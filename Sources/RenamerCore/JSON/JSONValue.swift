@@ -1,6 +1,9 @@
 /// A parsed JSON value, compared structurally: "same body" for idempotency means equal JSON after
 /// parsing (SPEC §10), so key order and whitespace do not matter.
-public indirect enum JSONValue: Sendable, Equatable {
+///
+/// Not `indirect`: arrays and objects already keep their elements on the heap, and an indirect
+/// enum boxed every value, a string or a number too: one allocation per member parsed.
+public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)

@@ -79,7 +79,11 @@ public struct JSONWriter {
     // MARK: Values
 
     public mutating func null() {
-        bytes.append(contentsOf: [UInt8(ascii: "n"), UInt8(ascii: "u"), UInt8(ascii: "l"), UInt8(ascii: "l")])
+        literal("null")
+    }
+
+    private mutating func literal(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     public mutating func string(_ value: String) {
@@ -104,7 +108,7 @@ public struct JSONWriter {
     }
 
     public mutating func bool(_ value: Bool) {
-        bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        literal(value ? "true" : "false")
     }
 
     /// Seconds since 1970 as a number, exactly (journal timestamps).
@@ -175,7 +179,11 @@ extension JSONWriter {
     /// An RFC 3339 timestamp (the API's form).
     public mutating func field(_ name: StaticString, _ value: Date?) {
         key(name)
-        if let value { string(RFC3339.string(value)) } else { null() }
+        guard let value else { return null() }
+        // Written in place: the text needs no escaping.
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.write(value, into: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     public mutating func field<Value: RawRepresentable>(_ name: StaticString, _ value: Value?) where Value.RawValue == String {

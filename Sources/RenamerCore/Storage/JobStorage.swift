@@ -128,7 +128,7 @@ extension RenameJob {
     /// The origin the job's pending callback goes to, when an attempt is pending (the outbox key).
     public var pendingCallbackOrigin: String? {
         guard callbackEvent?.nextAttemptAt != nil, let url = callback.url else { return nil }
-        return CallbackOrigin(url)?.description ?? url
+        return CallbackOrigin.key(url) ?? url
     }
 
     /// Whether nothing more will happen to the job: final, and no callback to make or retry.
