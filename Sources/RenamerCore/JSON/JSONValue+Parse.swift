@@ -34,6 +34,16 @@ extension JSONValue {
     private struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
+        /// The members of the objects being read, innermost last.
+        var members: [Member] = []
+
+        /// A struct, not a tuple: an array of tuples looked up its type metadata at run time.
+        struct Member {
+            var key: String
+            var value: JSONValue
+            /// Where the value starts (a duplicate name is reported there).
+            var offset: Int
+        }
 
         func error(_ reason: String) -> ParseError { ParseError(offset: index, reason: reason) }
 
@@ -68,12 +78,16 @@ extension JSONValue {
 
         mutating func object(depth: Int) throws(ParseError) -> JSONValue {
             index += 1
-            var members: [String: JSONValue] = [:]
             skipWhitespace()
             if current == UInt8(ascii: "}") {
                 index += 1
-                return .object(members)
+                return .object([:])
             }
+            // Members gather on a stack shared by every level of nesting, then fill a dictionary
+            // made with room for all of them: grown one member at a time, a job's object rehashed
+            // its keys four or five times (~58 rehashes per job end to end).
+            let base = members.count
+            defer { members.removeSubrange(base...) }
             while true {
                 skipWhitespace()
                 guard current == UInt8(ascii: "\"") else { throw error("expected a member name") }
@@ -83,15 +97,19 @@ extension JSONValue {
                 index += 1
                 skipWhitespace()
                 let start = index
-                guard members.updateValue(try value(depth: depth + 1), forKey: key) == nil else {
-                    throw ParseError(offset: start, reason: "duplicate member name")
-                }
+                members.append(Member(key: key, value: try value(depth: depth + 1), offset: start))
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): index += 1
                 case UInt8(ascii: "}"):
                     index += 1
-                    return .object(members)
+                    var object = [String: JSONValue](minimumCapacity: members.count - base)
+                    for member in members[base...] {
+                        guard object.updateValue(member.value, forKey: member.key) == nil else {
+                            throw ParseError(offset: member.offset, reason: "duplicate member name")
+                        }
+                    }
+                    return .object(object)
                 default: throw error("expected ',' or '}'")
                 }
             }
