@@ -32,8 +32,15 @@ struct NotificationIntakeTests {
         }
 
         @discardableResult
-        func job(_ id: String, from: String, to: String, status: JobStatus = .renaming, type: DeliveryType = .upload) -> RenameJob {
-            let job = RenameJob.fixture(id: id, from: from, to: to, type: type, invalidate: true, method: .notification, attempts: 1)
+        func job(
+            _ id: String,
+            from: String,
+            to: String,
+            status: JobStatus = .renaming,
+            type: DeliveryType = .upload,
+            method: RenameJob.Invalidation.Method = .notification
+        ) -> RenameJob {
+            let job = RenameJob.fixture(id: id, from: from, to: to, type: type, invalidate: true, method: method, attempts: 1)
             return store.insert(job, movingThrough: status == .queued ? [] : [.renaming], now: clock.now())!
         }
 
@@ -52,6 +59,25 @@ struct NotificationIntakeTests {
         )
         #expect(result == .accepted)
         #expect(fixture.store.workingJob("rn_1")?.notifiedAt != nil)
+    }
+
+    /// A job confirmed by probing only notes the notification's time: storage gets it with the
+    /// job's next change. For a job the notification confirms, storage gets it at once.
+    @Test func aProbedJobStoresTheNotificationTimeWithItsNextChange() async throws {
+        let fixture = try await Fixture()
+        fixture.job("rn_n", from: "n", to: "m")
+        fixture.job("rn_p", from: "p", to: "q", method: .probe)
+        for (id, from, to) in [("rn_n", "n", "m"), ("rn_p", "p", "q")] {
+            let body = fixture.body(["notification_type": "rename", "from_public_id": from, "to_public_id": to])
+            #expect(await fixture.intake.handle(cloud: "main", jobHint: id, body: body) == .accepted)
+            #expect(fixture.store.workingJob(id)?.notifiedAt != nil)
+        }
+        #expect(try await fixture.store.storage.job("rn_n")?.notifiedAt != nil)
+        #expect(try await fixture.store.storage.job("rn_p")?.notifiedAt == nil)
+        let now = fixture.clock.now()
+        try fixture.store.transition("rn_p", now: now) { job throws(JobTransitionError) in try job.move(to: .confirmingInvalidation, now: now) }
+        #expect(try await fixture.store.storage.job("rn_p")?.notifiedAt == fixture.store.workingJob("rn_p")?.notifiedAt)
+        #expect(try await fixture.store.storage.job("rn_p")?.notifiedAt != nil)
     }
 
     @Test func hintNamingAnotherJobLeavesItUntouched() async throws {

@@ -95,8 +95,12 @@ public struct NotificationIntake: Sendable {
             return .ignored
         }
         let now = clock.now()
+        // A job confirmed by probing (SPEC §5) only notes the time: it decides nothing, so it is
+        // written with the job's next change (its probe's outcome, ~1 ms later) instead of as a
+        // row of its own. The notification's replay entry is still recorded before the answer.
+        let decides = target.invalidation.method != .probe
         // The job may have settled and left memory since it was found: nothing is waiting for it then.
-        if let job = try? store.transition(target.id, now: now, { $0.noteNotification(at: now) }) {
+        if let job = try? store.transition(target.id, now: now, recording: decides, { $0.noteNotification(at: now) }) {
             logger.info("rename notification verified", metadata: ["job_id": "\(job.id)", "cloud": "\(cloud)"])
             confirmer.notificationArrived(job)
         }

@@ -178,15 +178,20 @@ public final class JobStore: Sendable {
 
     /// Applies `change` to a job of the working set atomically, records it, and returns the result.
     ///
+    /// With `recording: false` the change stays in memory and is written with the job's next
+    /// recorded change: only for a change that decides nothing after a restart (a crash before
+    /// that write loses it).
+    ///
     /// - Throws: What `change` threw (the job is left as it was), or
     ///   ``JobTransitionError/unknownJob(id:)``.
     @discardableResult
     public func transition(
         _ id: String,
         now: Date,
+        recording: Bool = true,
         _ change: (inout RenameJob) throws(JobTransitionError) -> Void
     ) throws(JobTransitionError) -> RenameJob {
-        try apply(id, orElse: nil, now: now, change)
+        try apply(id, orElse: nil, now: now, recording: recording, change)
     }
 
     /// Applies `change` to a settled job (callback delivery): the working set's copy if the job is
@@ -207,6 +212,7 @@ public final class JobStore: Sendable {
         _ id: String,
         orElse absent: RenameJob?,
         now: Date,
+        recording: Bool = true,
         _ change: (inout RenameJob) throws(JobTransitionError) -> Void
     ) throws(JobTransitionError) -> RenameJob {
         try state.withLock { (state) throws(JobTransitionError) -> RenameJob in
@@ -214,7 +220,7 @@ public final class JobStore: Sendable {
             var job = slot.job
             try change(&job)
             if state.jobs[id] == nil { state.jobs[id] = slot }
-            state.store(job, in: slot, now: now, storage: storage)
+            state.store(job, in: slot, now: now, storage: storage, recording: recording)
             return job
         }
     }
@@ -336,8 +342,9 @@ extension JobStore.State {
         byRename.remove(id, at: JobStore.RenameKey(slot.job))
     }
 
-    /// Stores `job` as the slot's new state and records it; a job that settled is queued for eviction.
-    mutating func store(_ job: RenameJob, in slot: JobStore.Slot, now: Date, storage: any JobStorage) {
+    /// Stores `job` as the slot's new state and records it (unless `recording` is false and the
+    /// job has a sequence); a job that settled is queued for eviction.
+    mutating func store(_ job: RenameJob, in slot: JobStore.Slot, now: Date, storage: any JobStorage, recording: Bool = true) {
         var job = job
         let old = slot.job
         if job.status != old.status {
@@ -348,10 +355,12 @@ extension JobStore.State {
         if job != old || slot.sequence == 0 {
             job.updatedAt = now
             slot.job = job
-            let generation = storage.record(job, sequence: slot.sequence)
-            if job.status.isFinal {
-                slot.settledGeneration = generation
-                settling.append((generation, job.id))
+            if recording || slot.sequence == 0 {
+                let generation = storage.record(job, sequence: slot.sequence)
+                if job.status.isFinal {
+                    slot.settledGeneration = generation
+                    settling.append((generation, job.id))
+                }
             }
         }
         evictSettled(committed: storage.committedGeneration)
