@@ -190,6 +190,26 @@ struct JobModelTests {
         #expect(PercentEncoding.escape("a/b", keeping: PercentEncoding.segmentCharacters) == "a%2Fb")
     }
 
+    /// The pointer-based escaping against a plain reading of RFC 3986 on generated text (ASCII
+    /// punctuation, controls, 2- to 4-byte characters), from a `String` and a `Substring`.
+    @Test func percentEncodingMatchesTheDefinition() {
+        func reference(_ text: String, keeping extra: [UInt8]) -> String {
+            let unreserved = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~".utf8)
+            return text.utf8.map { unreserved.contains($0) || extra.contains($0) ? String(UnicodeScalar($0)) : String(format: "%%%02X", $0) }
+                .joined()
+        }
+        var random = TestRandom.generator()
+        let scalars = Array(" !\"#$%&'()*+,/:;=?@[]\u{0}\u{1F}\u{7F}aZ09-._~é€😀".unicodeScalars)
+        for _ in 0..<500 {
+            let picked = (0..<Int.random(in: 0...40, using: &random)).map { _ in scalars.randomElement(using: &random)! }
+            let text = String(String.UnicodeScalarView(picked))
+            for extra in [[], PercentEncoding.segmentCharacters] {
+                #expect(PercentEncoding.escape(text, keeping: extra) == reference(text, keeping: extra), "\(text.debugDescription)")
+                #expect(PercentEncoding.escape(("x" + text).dropFirst(), keeping: extra) == reference(text, keeping: extra))
+            }
+        }
+    }
+
     @Test func assetKeysCoverSourceAndTarget() {
         let job = RenameJob.fixture(from: "a", to: "b", resourceType: .video)
         #expect(
