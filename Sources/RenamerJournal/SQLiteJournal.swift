@@ -440,7 +440,13 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         }
     }
 
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks] {
+    public func dueCallbacks(
+        now: Date,
+        perOrigin: Int,
+        maxOrigins: Int,
+        skipping: Set<String>,
+        known: @escaping KnownJobs
+    ) async throws(StorageError) -> [DueCallbacks] {
         try await read("due callbacks") { db in
             // Walks the distinct origins with a pending callback through the index, one seek each,
             // so a dead receiver's backlog never hides another origin's callbacks.
@@ -463,14 +469,17 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                 let rows = try Row.fetchCursor(
                     db,
                     sql: """
-                        SELECT id, body FROM jobs WHERE callback_due_at IS NOT NULL AND callback_origin = ? AND callback_due_at <= ?
+                        SELECT id, callback_due_at, body FROM jobs
+                        WHERE callback_due_at IS NOT NULL AND callback_origin = ? AND callback_due_at <= ?
                         ORDER BY callback_due_at LIMIT ?
                         """,
                     arguments: [origin, now.timeIntervalSince1970, perOrigin]
                 )
                 while let row = try rows.next() {
                     due.count += 1
-                    if !skipping.contains(row[0]) { due.jobs.append(try Self.decode(row[1])) }
+                    let id: String = row[0]
+                    guard !skipping.contains(id) else { continue }
+                    due.jobs.append(try known(id, row[1]) ?? Self.decode(row[2]))
                 }
                 if due.count > 0 { result.append(due) }
             }

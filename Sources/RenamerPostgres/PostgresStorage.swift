@@ -507,7 +507,13 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
         }
     }
 
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks] {
+    public func dueCallbacks(
+        now: Date,
+        perOrigin: Int,
+        maxOrigins: Int,
+        skipping: Set<String>,
+        known: @escaping KnownJobs
+    ) async throws(StorageError) -> [DueCallbacks] {
         let lease = lease
         return try await read("due callbacks") { [self] () async throws -> [DueCallbacks] in
             // The origins with a callback due, then per origin its earliest: a dead receiver's
@@ -528,16 +534,17 @@ public final class PostgresStorage: JobStorage, ReplicaCoordinator {
                 var due = DueCallbacks(origin: origin, jobs: [], count: 0)
                 let rows = try await client.query(
                     """
-                    SELECT id, body FROM renamer_jobs
+                    SELECT id, callback_due_at, body FROM renamer_jobs
                     WHERE owner_lease = \(lease) AND callback_origin = \(origin) AND callback_due_at IS NOT NULL
                         AND callback_due_at <= \(now.timeIntervalSince1970)
                     ORDER BY callback_due_at LIMIT \(perOrigin)
                     """,
                     logger: logger
                 )
-                for try await (id, body) in rows.decode((String, String).self) {
+                for try await (id, dueAt, body) in rows.decode((String, Double, String).self) {
                     due.count += 1
-                    if !skipping.contains(id) { due.jobs.append(try StoredJob.read(Array(body.utf8))) }
+                    guard !skipping.contains(id) else { continue }
+                    due.jobs.append(try known(id, dueAt) ?? StoredJob.read(Array(body.utf8)))
                 }
                 if due.count > 0 { result.append(due) }
             }

@@ -84,6 +84,20 @@ struct CallbackDeliveryTests {
         #expect(fixture.transport.requests.first?.headers["webhook-id"] == job.callbackEvent?.id)
     }
 
+    /// Memory's copy of a job stands in for its stored row while its callback is due at the row's
+    /// time (the outbox read then decodes nothing), and not once delivery ended.
+    @Test func memoryHoldsAPendingCallbackAtItsDueTime() async throws {
+        let fixture = try await CallbackFixture()
+        let job = fixture.finalJob()
+        let due = try #require(job.callbackEvent?.nextAttemptAt).timeIntervalSince1970
+        #expect(fixture.store.pendingCallback("rn_1", due: due)?.callbackEvent == job.callbackEvent)
+        #expect(fixture.store.pendingCallback("rn_1", due: due + 1) == nil)
+        #expect(fixture.store.pendingCallback("rn_2", due: due) == nil)
+        fixture.delivery.deliver(job)
+        #expect(await eventually { (await fixture.callback)?.status == .delivered })
+        #expect(fixture.store.pendingCallback("rn_1", due: due) == nil)
+    }
+
     /// Once delivery ends the job keeps no event: nothing sends it again, and its stored row,
     /// rewritten now and read by every list of history, no longer carries the body.
     @Test func theEventIsDroppedWhenDeliveryEnds() async throws {

@@ -210,6 +210,21 @@ struct SQLiteJournalTests {
         #expect(skipped.map(\.count) == [3, 1])
         #expect(skipped.first?.jobs.map(\.id) == ["rn_a1"])
         #expect(skipped.last?.jobs.isEmpty == true)
+        // A job the caller holds is taken as it is when its callback is due at the row's time; at
+        // another time (another state of the callback) the row is decoded.
+        let marked = {
+            var job = pending("rn_a1", "https://a.example/h", due: -29)
+            job.clientReference = "from memory"
+            return job
+        }()
+        for (offset, expected) in [(0.0, [false, true, false]), (1.0, [false, false, false])] {
+            let heldDue = now.addingTimeInterval(-29).timeIntervalSince1970 + offset
+            let read = try await journal.dueCallbacks(now: now, perOrigin: 3, maxOrigins: 10, skipping: []) { id, due in
+                id == "rn_a1" && due == heldDue ? marked : nil
+            }
+            #expect(read.first?.jobs.map { $0 == marked } == expected)
+            #expect(read.first?.jobs.map(\.id) == ["rn_a0", "rn_a1", "rn_a2"])
+        }
         // Read back as recorded, event included (a job with every field: Self.job).
         #expect(try await journal.job("rn_b") == pending("rn_b", "https://b.example:8443/h", due: -1))
         #expect(try await journal.nextCallbackDue(after: now) == now.addingTimeInterval(60))

@@ -33,8 +33,14 @@ public final class GatedJournal: JobStorage {
         try await inner.items(parent: parent, limit: limit, after: after)
     }
     public func itemCounts(parent: String) async throws(StorageError) -> [JobStatus: Int] { try await inner.itemCounts(parent: parent) }
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks] {
-        try await inner.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins, skipping: skipping)
+    public func dueCallbacks(
+        now: Date,
+        perOrigin: Int,
+        maxOrigins: Int,
+        skipping: Set<String>,
+        known: @escaping KnownJobs
+    ) async throws(StorageError) -> [DueCallbacks] {
+        try await inner.dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins, skipping: skipping, known: known)
     }
     public func nextCallbackDue(after now: Date) async throws(StorageError) -> Date? { try await inner.nextCallbackDue(after: now) }
     public func callbackBacklog(now: Date) async throws(StorageError) -> (due: Int, waiting: Int) { try await inner.callbackBacklog(now: now) }

@@ -51,8 +51,14 @@ public protocol JobStorage: Sendable {
     func itemCounts(parent: String) async throws(StorageError) -> [JobStatus: Int]
     /// Callbacks due at `now` that wait for delivery: per origin (up to `maxOrigins` of them) the
     /// `perOrigin` earliest, earliest first; the jobs in `skipping` (loaded already) count but are
-    /// not read.
-    func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks]
+    /// not read, and a job `known` returns is taken as it is instead of decoded.
+    func dueCallbacks(
+        now: Date,
+        perOrigin: Int,
+        maxOrigins: Int,
+        skipping: Set<String>,
+        known: @escaping KnownJobs
+    ) async throws(StorageError) -> [DueCallbacks]
     /// When the earliest callback due after `now` is due.
     func nextCallbackDue(after now: Date) async throws(StorageError) -> Date?
     /// Pending callbacks: due at `now`, and waiting for a later retry time (metrics).
@@ -113,7 +119,17 @@ public struct StorageError: Error, CustomStringConvertible {
     }
 }
 
+/// The caller's copy of a job with a pending callback, by id and by the callback's due time in
+/// seconds since 1970 (the row's `callback_due_at`), or nil: ``JobStorage/dueCallbacks(now:perOrigin:maxOrigins:skipping:known:)``
+/// then decodes the stored job.
+public typealias KnownJobs = @Sendable (_ id: String, _ due: Double) -> RenameJob?
+
 extension JobStorage {
+    /// ``dueCallbacks(now:perOrigin:maxOrigins:skipping:known:)`` decoding every job read.
+    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks] {
+        try await dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins, skipping: skipping, known: { _, _ in nil })
+    }
+
     /// A page of `client`'s renames (items of folder renames and batches excluded).
     public func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
         try await list(client: client, collection: JobKind.rename.rawValue, status: status, limit: limit, after: after)

@@ -246,6 +246,17 @@ public final class JobStore: Sendable {
     }
 
     /// A job that left memory lately (see ``State/recent``), as it was when it left.
+    /// A final job whose callback is due at `due` (seconds since 1970) as memory holds it: the
+    /// working copy, else the copy kept among recent jobs; nil when memory has neither or holds
+    /// another state of the callback (an attempt ended or was rescheduled since).
+    public func pendingCallback(_ id: String, due: Double) -> RenameJob? {
+        state.withLock { state in
+            guard let job = state.jobs[id]?.job ?? state.recent[id], job.callbackEvent?.nextAttemptAt?.timeIntervalSince1970 == due
+            else { return nil }
+            return job
+        }
+    }
+
     public func recentlySettled(_ id: String) -> RenameJob? {
         state.withLock { $0.recent[id] }
     }

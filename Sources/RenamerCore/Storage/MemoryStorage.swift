@@ -128,7 +128,14 @@ public final class MemoryStorage: JobStorage {
         }
     }
 
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks] {
+    /// Its jobs are in memory already: `known` is not needed.
+    public func dueCallbacks(
+        now: Date,
+        perOrigin: Int,
+        maxOrigins: Int,
+        skipping: Set<String>,
+        known: @escaping KnownJobs
+    ) async throws(StorageError) -> [DueCallbacks] {
         state.withLock { state in
             state.outbox.keys.sorted().prefix(maxOrigins).compactMap { origin in
                 let due = state.outbox[origin, default: [:]].filter { $0.value <= now }.sorted { ($0.value, $0.key) < ($1.value, $1.key) }
