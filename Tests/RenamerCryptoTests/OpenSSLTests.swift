@@ -50,6 +50,22 @@ struct OpenSSLTests {
         #expect(SecureRandom.hexToken(byteCount: 8).utf8.count == 16)
     }
 
+    /// Identifiers come from a pool refilled 4 KiB at a time: every slice is handed out once, so
+    /// ids drawn from several tasks across many refills never repeat; sizes are exact, and one too
+    /// large for the pool is drawn directly.
+    @Test func identifierBytesAreHandedOutOnce() async {
+        let drawn = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<4 { group.addTask { (0..<2_000).map { _ in SecureRandom.identifierHex(byteCount: 6) } } }
+            return await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        #expect(drawn.count == 8_000)
+        #expect(Set(drawn).count == drawn.count)
+        #expect(drawn.allSatisfy { $0.utf8.count == 12 })
+        #expect(SecureRandom.identifierBytes(count: 0).isEmpty)
+        #expect(SecureRandom.identifierBytes(count: 5_000).count == 5_000)
+        #expect(Set((0..<100).map { _ in SecureRandom.identifierBytes(count: 16) }).count == 100)
+    }
+
     @Test func hexRoundTripAndStrictness() {
         let bytes: [UInt8] = [0x00, 0x0f, 0xa0, 0xff]
         #expect(Hex.encode(bytes) == "000fa0ff")

@@ -93,7 +93,7 @@ extension JobKind {
     public func newID(at now: Date) -> String {
         let milliseconds = UInt64(max(0, now.timeIntervalSince1970 * 1000))
         var bytes = (0..<6).map { UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - $0))) }
-        bytes += SecureRandom.bytes(count: 6)
+        bytes += SecureRandom.identifierBytes(count: 6)
         return idPrefix + Hex.encode(bytes)
     }
 }

@@ -179,7 +179,7 @@ extension RenameJob {
         let body = JSONWriter.encode(
             CallbackEventBody(type: kind.eventPrefix + (status == .completed ? ".completed" : ".failed"), timestamp: now, data: self)
         )
-        callbackEvent = CallbackEvent(id: "evt_" + SecureRandom.hexToken(byteCount: 16), body: body, nextAttemptAt: now)
+        callbackEvent = CallbackEvent(id: "evt_" + SecureRandom.identifierHex(byteCount: 16), body: body, nextAttemptAt: now)
     }
 }
 

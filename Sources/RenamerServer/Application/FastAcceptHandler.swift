@@ -278,7 +278,9 @@ final class FastAcceptHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The request's id (its `X-Request-Id` if acceptable, as `RequestLogMiddleware` takes it) and
     /// the handler's logger carrying it.
     private func requestLogger(_ head: HTTPRequest) -> (id: String, logger: Logger) {
-        let id = head.headerFields[.requestID].flatMap(RequestLogMiddleware<RenamerRequestContext>.acceptable) ?? SecureRandom.hexToken(byteCount: 8)
+        let id =
+            head.headerFields[.requestID].flatMap(RequestLogMiddleware<RenamerRequestContext>.acceptable)
+            ?? SecureRandom.identifierHex(byteCount: 8)
         var logger = logger
         logger[metadataKey: "request_id"] = .string(id)
         return (id, logger)

@@ -10,7 +10,7 @@ import RenamerCrypto
 /// carries method, path (no query: it may hold a job id but never a secret), status and duration.
 struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let id = request.headers.value(.requestID).flatMap(Self.acceptable) ?? SecureRandom.hexToken(byteCount: 8)
+        let id = request.headers.value(.requestID).flatMap(Self.acceptable) ?? SecureRandom.identifierHex(byteCount: 8)
         var context = context
         context.logger[metadataKey: "request_id"] = .string(id)
         let started = ContinuousClock.now
