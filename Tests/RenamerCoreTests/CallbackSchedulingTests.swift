@@ -120,6 +120,22 @@ struct CallbackSchedulingTests {
         #expect(CallbackOrigin.key("/relative") == nil)
     }
 
+    /// A memo computes each input once while it remembers it, forgets everything when full, and
+    /// always answers what the function answers.
+    @Test func aMemoComputesEachInputOnceUntilFull() {
+        let memo = StringMemo<Int>(capacity: 3)
+        var calls: [String] = []
+        func length(_ text: String) -> Int {
+            calls.append(text)
+            return text.utf8.count
+        }
+        for text in ["a", "bb", "a", "ccc", "bb"] { #expect(memo.value(text, length) == text.utf8.count) }
+        #expect(calls == ["a", "bb", "ccc"])
+        #expect(memo.value("dddd", length) == 4)  // full: forgets a, bb and ccc
+        #expect(memo.value("a", length) == 1)
+        #expect(calls == ["a", "bb", "ccc", "dddd", "a"])
+    }
+
     @Test func aBackloggedOriginHoldsOnlyItsOwnSlots() async throws {
         let fixture = try await Fixture(maxConcurrent: 6, perOrigin: 2)
         fixture.finish(50, host: "a.example")

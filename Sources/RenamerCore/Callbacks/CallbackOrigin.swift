@@ -25,14 +25,8 @@ extension CallbackOrigin {
     /// taken each time a job with a pending callback is written or scheduled (~3 times per job),
     /// and `URLComponents` costs ~10,000 instructions per parse. Callers use a handful of URLs.
     public static func key(_ url: String) -> String? {
-        if let known = keys.withLock({ $0[url] }) { return known }
-        let key = CallbackOrigin(url)?.description
-        keys.withLock { keys in
-            if keys.count >= 1024 { keys.removeAll(keepingCapacity: true) }
-            keys[url] = key
-        }
-        return key
+        keys.value(url) { CallbackOrigin($0)?.description }
     }
 
-    private static let keys = Locked<[String: String?]>([:])
+    private static let keys = StringMemo<String?>(capacity: 1024)
 }

@@ -128,8 +128,16 @@ enum RenameRequest {
 /// Callback URL rules: absolute http(s), no credentials or dot segments; prefixes match at a
 /// boundary (``CallbackURLPolicy``).
 enum CallbackURL {
+    /// What is wrong with `url` as a callback URL, nil when nothing; remembered per URL (callers
+    /// send a handful, and parsing one cost ~25,000 instructions per accepted rename).
     static func problem(_ url: String) -> String? {
         guard url.utf8.count <= 2048 else { return "must be at most 2048 bytes" }
+        return problems.value(url, check)
+    }
+
+    private static let problems = StringMemo<String?>(capacity: 1024)
+
+    private static func check(_ url: String) -> String? {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty
         else { return "must be an absolute http:// or https:// URL" }
