@@ -5,10 +5,10 @@ import Logging
 import RenamerCore
 import Synchronization
 
-/// The SQLite journal (GRDB, WAL): every accepted job and every change to it, idempotency keys,
-/// notification replay entries and the callback outbox, so that a crash or restart loses nothing
-/// (SPEC §1, §8). History is read back from here (indexed by client, status and callback due time),
-/// so the daemon's memory holds only unfinished work.
+/// The SQLite journal (GRDB, WAL): every accepted job and every change to it (``JobStorage``),
+/// idempotency keys, notification replay entries and the callback outbox, so that a crash or
+/// restart loses nothing (SPEC §1, §8). History is read back from here (indexed by client, status
+/// and callback due time), so the daemon's memory holds only unfinished work.
 ///
 /// Writes are recorded in memory and committed by one writer on a Dispatch queue, many per
 /// transaction (group commit): while one transaction commits, the next batch gathers, so the cost of

@@ -67,6 +67,8 @@ struct NotificationIntakeTests {
         let fixture = try await Fixture()
         fixture.job("rn_n", from: "n", to: "m")
         fixture.job("rn_p", from: "p", to: "q", method: .probe)
+        let accepted = try #require(fixture.store.workingJob("rn_p")).updatedAt
+        fixture.clock.advance(by: 5)
         for (id, from, to) in [("rn_n", "n", "m"), ("rn_p", "p", "q")] {
             let body = fixture.body(["notification_type": "rename", "from_public_id": from, "to_public_id": to])
             #expect(await fixture.intake.handle(cloud: "main", jobHint: id, body: body) == .accepted)
@@ -74,6 +76,9 @@ struct NotificationIntakeTests {
         }
         #expect(try await fixture.store.storage.job("rn_n")?.notifiedAt != nil)
         #expect(try await fixture.store.storage.job("rn_p")?.notifiedAt == nil)
+        // The API shows no change for the probed job until its next one.
+        #expect(fixture.store.workingJob("rn_n")?.updatedAt == fixture.clock.now())
+        #expect(fixture.store.workingJob("rn_p")?.updatedAt == accepted)
         let now = fixture.clock.now()
         try fixture.store.transition("rn_p", now: now) { job throws(JobTransitionError) in try job.move(to: .confirmingInvalidation, now: now) }
         #expect(try await fixture.store.storage.job("rn_p")?.notifiedAt == fixture.store.workingJob("rn_p")?.notifiedAt)

@@ -95,9 +95,10 @@ public struct NotificationIntake: Sendable {
             return .ignored
         }
         let now = clock.now()
-        // A job confirmed by probing (SPEC §5) only notes the time: it decides nothing, so it is
-        // written with the job's next change (its probe's outcome, ~1 ms later) instead of as a
-        // row of its own. The notification's replay entry is still recorded before the answer.
+        // A job confirmed by probing (SPEC §5) only notes the time, which the API does not show
+        // and which decides nothing: it is written with the job's next change (its probe's
+        // outcome, ~1 ms later) instead of as a row of its own. What the answer acknowledges, the
+        // notification's replay entry, is still durable before it.
         let decides = target.invalidation.method != .probe
         // The job may have settled and left memory since it was found: nothing is waiting for it then.
         if let job = try? store.transition(target.id, now: now, recording: decides, { $0.noteNotification(at: now) }) {

@@ -1,7 +1,9 @@
 import Foundation
 
-/// Where jobs live (SPEC §1, §8): every accepted job and every change to it, idempotency keys,
-/// notification replay entries and the callback outbox. The daemon's memory holds only the working
+/// Where jobs live (SPEC §1, §8): every accepted job and every change to it (one the API does not
+/// show and that decides nothing, a probed job's notification time, rides with the next:
+/// ``JobStore/transition(_:now:recording:_:)``), idempotency keys, notification replay entries and
+/// the callback outbox. The daemon's memory holds only the working
 /// set (``JobStore``); history, keys and callbacks waiting for their retry time are read from here
 /// when needed.
 ///

@@ -179,8 +179,8 @@ public final class JobStore: Sendable {
     /// Applies `change` to a job of the working set atomically, records it, and returns the result.
     ///
     /// With `recording: false` the change stays in memory and is written with the job's next
-    /// recorded change: only for a change that decides nothing after a restart (a crash before
-    /// that write loses it).
+    /// recorded change: only for a change the API does not show (`updated_at` stays) and that
+    /// decides nothing after a restart (a crash before that write loses it).
     ///
     /// - Throws: What `change` threw (the job is left as it was), or
     ///   ``JobTransitionError/unknownJob(id:)``.
@@ -364,7 +364,8 @@ extension JobStore.State {
             if wasUnfinished && !isUnfinished { unfinishedRenames -= 1 }
         }
         if job != old || slot.sequence == 0 {
-            job.updatedAt = now
+            // An unrecorded change is one the API does not show: `updated_at` stays as stored.
+            if recording { job.updatedAt = now }
             slot.job = job
             if recording || slot.sequence == 0 {
                 let generation = storage.record(job, sequence: slot.sequence)
