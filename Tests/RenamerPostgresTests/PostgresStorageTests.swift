@@ -235,6 +235,18 @@ struct PostgresStorageTests {
             skipping: ["rn_callback"]
         )
         #expect(skipped.map(\.count) == [1] && skipped.flatMap(\.jobs).isEmpty, "counted, not read")
+        // A copy the caller holds is taken when its callback is due at the row's time, else the row.
+        let held = {
+            var job = calling
+            job.clientReference = "from memory"
+            return job
+        }()
+        for (offset, fromMemory) in [(0.0, true), (1.0, false)] {
+            let read = try await heir.dueCallbacks(now: Date(timeIntervalSince1970: 1_900_000_000), perOrigin: 10, maxOrigins: 10, skipping: []) {
+                $0 == "rn_callback" && $1 == 1_800_000_000 + offset ? held : nil
+            }
+            #expect(read.flatMap(\.jobs).map { $0.clientReference == "from memory" } == [fromMemory])
+        }
         #expect(try await dead.dueCallbacks(now: Date(timeIntervalSince1970: 1_900_000_000), perOrigin: 10, maxOrigins: 10, skipping: []).isEmpty)
         try await heir.close()
     }
