@@ -29,38 +29,49 @@ public struct CloudinaryRequestSigner: Sendable {
 
     /// The canonical string for `parameters`, without the secret.
     public static func stringToSign(_ parameters: [String: String], version: SignatureVersion) -> String {
-        parameters
-            .filter { !$0.value.isEmpty }
-            .map { key, value in
-                switch version {
-                case .v1: "\(key)=\(value)"
-                case .v2: "\(key)=\(escapingAmpersands(value))"
-                }
-            }
-            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            .joined(separator: "&")
+        String(decoding: bytesToSign(parameters, version: version), as: UTF8.self)
     }
 
-    /// `value` with each `&` written as `%26`. Byte by byte: `replacing("&", with: "%26")` (generic
-    /// string processing) cost ~40,000 instructions for a notification URL, 20 times the digest.
-    static func escapingAmpersands(_ value: String) -> String {
-        guard value.utf8.contains(UInt8(ascii: "&")) else { return value }
-        var escaped: [UInt8] = []
-        escaped.reserveCapacity(value.utf8.count + 16)
-        for byte in value.utf8 {
-            if byte == UInt8(ascii: "&") {
-                escaped.append(contentsOf: [UInt8(ascii: "%"), UInt8(ascii: "2"), UInt8(ascii: "6")])
+    /// ``stringToSign(_:version:)`` as UTF-8, each `key=value` written as bytes and the sorted
+    /// fields joined into one buffer: string interpolation per field and the joined `String` cost
+    /// ~30,000 instructions per rename call, several times the digest.
+    static func bytesToSign(_ parameters: [String: String], version: SignatureVersion) -> [UInt8] {
+        var fields: [[UInt8]] = []
+        fields.reserveCapacity(parameters.count)
+        var total = 0
+        for (key, value) in parameters where !value.isEmpty {
+            var field: [UInt8] = []
+            field.reserveCapacity(key.utf8.count + 1 + value.utf8.count + 8)
+            field.append(contentsOf: key.utf8)
+            field.append(UInt8(ascii: "="))
+            if version == .v2 && value.utf8.contains(UInt8(ascii: "&")) {
+                for byte in value.utf8 {
+                    if byte == UInt8(ascii: "&") {
+                        field.append(contentsOf: [UInt8(ascii: "%"), UInt8(ascii: "2"), UInt8(ascii: "6")])
+                    } else {
+                        field.append(byte)
+                    }
+                }
             } else {
-                escaped.append(byte)
+                field.append(contentsOf: value.utf8)
             }
+            total += field.count + 1
+            fields.append(field)
         }
-        return String(decoding: escaped, as: UTF8.self)
+        fields.sort { $0.lexicographicallyPrecedes($1) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(total)
+        for (index, field) in fields.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: "&")) }
+            bytes.append(contentsOf: field)
+        }
+        return bytes
     }
 
     /// The lowercase hex signature of `parameters`.
     public func signature(for parameters: [String: String]) -> String {
         var hasher = Digest.Hasher(algorithm)
-        hasher.update(Self.stringToSign(parameters, version: version))
+        hasher.update(Self.bytesToSign(parameters, version: version))
         hasher.update(apiSecret)
         return Hex.encode(hasher.finalize())
     }
