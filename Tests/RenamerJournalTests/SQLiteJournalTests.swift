@@ -200,12 +200,12 @@ struct SQLiteJournalTests {
         journal.record(pending("rn_b", "https://b.example:8443/h", due: -1), sequence: 100)
         journal.record(pending("rn_c", "https://c.example/h", due: 60), sequence: 101)
         try await journal.sync()
-        let due = try await journal.dueCallbacks(now: now, perOrigin: 3, maxOrigins: 10, skipping: [])
+        let due = try await journal.dueCallbacks(now: now, perOrigin: 3, maxOrigins: 10, skipping: [], known: { _, _ in nil })
         #expect(due.map(\.origin) == ["https://a.example:443", "https://b.example:8443"])
         #expect(due.first?.jobs.map(\.id) == ["rn_a0", "rn_a1", "rn_a2"])
         #expect(due.last?.jobs.map(\.id) == ["rn_b"])
         // Callbacks loaded already count toward an origin's limit, but are not read again.
-        let skipped = try await journal.dueCallbacks(now: now, perOrigin: 3, maxOrigins: 10, skipping: ["rn_a0", "rn_a2", "rn_b"])
+        let skipped = try await journal.dueCallbacks(now: now, perOrigin: 3, maxOrigins: 10, skipping: ["rn_a0", "rn_a2", "rn_b"]) { _, _ in nil }
         #expect(skipped.map(\.origin) == ["https://a.example:443", "https://b.example:8443"])
         #expect(skipped.map(\.count) == [3, 1])
         #expect(skipped.first?.jobs.map(\.id) == ["rn_a1"])

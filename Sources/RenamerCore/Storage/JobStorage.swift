@@ -3,9 +3,8 @@ import Foundation
 /// Where jobs live (SPEC §1, §8): every accepted job and every change to it (one the API does not
 /// show and that decides nothing, a probed job's notification time, rides with the next:
 /// ``JobStore/transition(_:now:recording:_:)``), idempotency keys, notification replay entries and
-/// the callback outbox. The daemon's memory holds only the working
-/// set (``JobStore``); history, keys and callbacks waiting for their retry time are read from here
-/// when needed.
+/// the callback outbox. The daemon's memory holds only the working set (``JobStore``); history,
+/// keys and callbacks waiting for their retry time are read from here when needed.
 ///
 /// Two backends: ``MemoryStorage`` (`storage.path: ":memory:"`, nothing durable) and the SQLite
 /// journal. PostgreSQL (SPEC §12) fits the same seam: its writes carry the replica's lease token
@@ -127,11 +126,6 @@ public struct StorageError: Error, CustomStringConvertible {
 public typealias KnownJobs = @Sendable (_ id: String, _ due: Double) -> RenameJob?
 
 extension JobStorage {
-    /// ``dueCallbacks(now:perOrigin:maxOrigins:skipping:known:)`` decoding every job read.
-    public func dueCallbacks(now: Date, perOrigin: Int, maxOrigins: Int, skipping: Set<String>) async throws(StorageError) -> [DueCallbacks] {
-        try await dueCallbacks(now: now, perOrigin: perOrigin, maxOrigins: maxOrigins, skipping: skipping, known: { _, _ in nil })
-    }
-
     /// A page of `client`'s renames (items of folder renames and batches excluded).
     public func list(client: String, status: JobStatus?, limit: Int, after: String?) async throws(StorageError) -> JobPage? {
         try await list(client: client, collection: JobKind.rename.rawValue, status: status, limit: limit, after: after)

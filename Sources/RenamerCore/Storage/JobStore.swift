@@ -245,7 +245,6 @@ public final class JobStore: Sendable {
         return try await storage.list(client: client, collection: kind.rawValue, status: status, limit: limit, after: after)
     }
 
-    /// A job that left memory lately (see ``State/recent``), as it was when it left.
     /// A final job whose callback is due at `due` (seconds since 1970) as memory holds it: the
     /// working copy, else the copy kept among recent jobs; nil when memory has neither or holds
     /// another state of the callback (an attempt ended or was rescheduled since).
@@ -257,6 +256,7 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// A job that left memory lately (see ``State/recent``), as it was when it left.
     public func recentlySettled(_ id: String) -> RenameJob? {
         state.withLock { $0.recent[id] }
     }
