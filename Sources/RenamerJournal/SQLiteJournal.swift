@@ -188,6 +188,15 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                     """
             )
         }
+        // A callback event's body (~1 KB) in a table of its own, from finalization until delivery
+        // ends. In the job's row it made the row grow ~2.7× at completion and shrink again once the
+        // callback ended: every such row split its page, and the table ended at one row per 4 KiB
+        // page (3.2 KiB of it empty), so each row written dirtied a page of its own (issue 17).
+        // The row keeps the event's id and due time; rows written before this keep their body
+        // inline and are read as they are.
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: "CREATE TABLE callback_events (job_id TEXT PRIMARY KEY NOT NULL, body BLOB NOT NULL)")
+        }
         return migrator
     }
 
@@ -296,9 +305,18 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
             let update = try db.cachedStatement(
                 sql: "UPDATE jobs SET status = ?, finished_at = ?, body = ?, callback_origin = ?, callback_due_at = ? WHERE id = ?"
             )
+            // An event's body never changes while it lives (it is made once, at finalization),
+            // so a later write of the job only finds it there.
+            let insertEvent = try db.cachedStatement(sql: "INSERT OR IGNORE INTO callback_events (job_id, body) VALUES (?, ?)")
+            let deleteEvent = try db.cachedStatement(sql: "DELETE FROM callback_events WHERE job_id = ?")
             for (id, entry) in batch.jobs {
                 let job = entry.job
-                let body = Data(JSONWriter.encode(StoredJob(job)))
+                if let event = job.callbackEvent {
+                    try insertEvent.execute(arguments: [id, Data(event.body)])
+                } else if job.status.isFinal {
+                    try deleteEvent.execute(arguments: [id])
+                }
+                let body = Data(JSONWriter.encode(StoredJob(job, eventBody: false)))
                 let finished = job.isSettled ? (job.completedAt ?? job.updatedAt).timeIntervalSince1970 : nil
                 let origin = job.pendingCallbackOrigin
                 let due = job.callbackEvent?.nextAttemptAt?.timeIntervalSince1970
@@ -325,6 +343,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                 let deleteJob = try db.cachedStatement(sql: "DELETE FROM jobs WHERE id = ?")
                 for id in batch.deletes {
                     try deleteKeys.execute(arguments: [id])
+                    try deleteEvent.execute(arguments: [id])
                     try deleteJob.execute(arguments: [id])
                 }
             }
@@ -345,9 +364,15 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         try StoredJob.read(body)
     }
 
+    /// The job of `body`, with its callback event's body from `callback_events` if it has one.
+    static func decode(_ body: Data, id: String, in db: Database) throws -> RenameJob {
+        let event = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM callback_events WHERE job_id = ?"), arguments: [id])
+        return try StoredJob.read(body, event: event)
+    }
+
     public func job(_ id: String) async throws(StorageError) -> RenameJob? {
         try await read("a job") { db in
-            try Data.fetchOne(db, sql: "SELECT body FROM jobs WHERE id = ?", arguments: [id]).map(Self.decode)
+            try Data.fetchOne(db, sql: "SELECT body FROM jobs WHERE id = ?", arguments: [id]).map { try Self.decode($0, id: id, in: db) }
         }
     }
 
@@ -479,7 +504,7 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
                     due.count += 1
                     let id: String = row[0]
                     guard !skipping.contains(id) else { continue }
-                    due.jobs.append(try known(id, row[1]) ?? Self.decode(row[2]))
+                    due.jobs.append(try known(id, row[1]) ?? Self.decode(row[2], id: id, in: db))
                 }
                 if due.count > 0 { result.append(due) }
             }

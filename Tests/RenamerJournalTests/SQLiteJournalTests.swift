@@ -347,7 +347,68 @@ struct SQLiteJournalTests {
         #expect(try await journal.list(client: "catalog", status: nil, limit: 5, after: nil)?.jobs.map(\.id) == ["rn_done", "rn_old"])
         #expect(try await journal.list(client: "catalog", status: .completed, limit: 5, after: nil)?.jobs.map(\.id) == ["rn_done"])
         let applied = try await journal.database.read { db in try SQLiteJournal.migrator.appliedIdentifiers(db) }
-        #expect(applied == ["v1", "v2", "v3", "v4"])
+        #expect(applied == ["v1", "v2", "v3", "v4", "v5"])
+    }
+
+    /// A callback event's body lives in `callback_events` from finalization until delivery ends,
+    /// not in the job's row: the row keeps its size, so rows share pages instead of one each
+    /// (issue 17). A row of an older journal, with its body inline, is read as it is.
+    @Test func callbackEventsAreKeptApartFromTheirRows() async throws {
+        let directory = try Directory()
+        let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let event = Array(repeating: UInt8(ascii: "e"), count: 1_200)
+        func pending(_ id: String) -> RenameJob {
+            var job = Self.job(id)
+            job.status = .completed
+            job.callback = .init(url: "https://a.example/h", status: .pending, attempts: 0, lastStatus: nil)
+            job.callbackEvent = .init(id: "evt_\(id)", body: event + Array(id.utf8), nextAttemptAt: now)
+            return job
+        }
+        func delivered(_ id: String) -> RenameJob {
+            var job = pending(id)
+            job.callback.status = .delivered
+            job.callbackEvent = nil
+            return job
+        }
+        let count = 300
+        for index in 0..<count { journal.recordNew(Self.job("rn_\(index)"), sequence: index + 1) }
+        try await journal.sync()
+        for index in 0..<count { journal.record(pending("rn_\(index)"), sequence: index + 1) }
+        try await journal.sync()
+        let rowHasBody = try await journal.database.read { db in
+            try String.fetchOne(db, sql: "SELECT CAST(body AS TEXT) FROM jobs WHERE id = 'rn_7'")?.contains("eventBody")
+        }
+        #expect(rowHasBody == false)
+        #expect(try await journal.job("rn_7") == pending("rn_7"))
+        let due = try await journal.dueCallbacks(now: now, perOrigin: 2, maxOrigins: 1, skipping: []) { _, _ in nil }
+        let read = due.first?.jobs ?? []
+        #expect(read.count == 2 && read.allSatisfy { $0 == pending($0.id) })
+        for index in 0..<count { journal.record(delivered("rn_\(index)"), sequence: index + 1) }
+        try await journal.sync()
+        #expect(try await journal.job("rn_7") == delivered("rn_7"))
+        let (events, pages) = try await journal.database.read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM callback_events") ?? -1,
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM dbstat WHERE name = 'jobs'") ?? -1
+            )
+        }
+        #expect(events == 0)
+        // ~820-byte rows, four to a 4 KiB page; with the body in the row, one row per page.
+        #expect(pages < count / 2, "\(pages) pages for \(count) rows")
+        // An older row with its event inline.
+        let inline = Data(StoredJob.encode(pending("rn_old")))
+        try await journal.database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO jobs (id, sequence, status, finished_at, body, client, callback_origin, callback_due_at)
+                    VALUES (?, ?, 'completed', NULL, ?, 'catalog', ?, ?)
+                    """,
+                arguments: ["rn_old", 1_000, inline, "https://a.example:443", now.timeIntervalSince1970]
+            )
+        }
+        #expect(try await journal.job("rn_old") == pending("rn_old"))
+        try await journal.close()
     }
 
     /// Writing a job row builds no temporary B-tree (SQLite makes one for each use of an `IN` list

@@ -9,11 +9,14 @@ extension StoredJob {
         public let description: String
     }
 
-    public static func read(_ body: Data) throws -> RenameJob {
-        try read(Array(body))
+    /// - Parameter event: The callback event's body where it is kept apart from the row (the
+    ///   SQLite journal's `callback_events`); a row that holds its own body (an older row, or
+    ///   PostgreSQL's) uses that.
+    public static func read(_ body: Data, event: Data? = nil) throws -> RenameJob {
+        try read(Array(body), event: event.map(Array.init))
     }
 
-    public static func read(_ body: [UInt8]) throws -> RenameJob {
+    public static func read(_ body: [UInt8], event: [UInt8]? = nil) throws -> RenameJob {
         let stored: JSONValue
         do {
             stored = try JSONValue.parse(body)
@@ -43,8 +46,10 @@ extension StoredJob {
         if let pair = fields["listingPair"]?.intValue {
             job.group?.listing = .init(pair: pair, cursor: fields["listingCursor"]?.stringValue)
         }
-        if let id = fields["eventID"]?.stringValue, let encoded = fields["eventBody"]?.stringValue, let body = Data(base64Encoded: encoded) {
-            job.callbackEvent = .init(id: id, body: Array(body), nextAttemptAt: fields["nextAttemptAt"].flatMap(Self.seconds))
+        if let id = fields["eventID"]?.stringValue,
+            let body = fields["eventBody"]?.stringValue.flatMap({ Data(base64Encoded: $0) }).map(Array.init) ?? event
+        {
+            job.callbackEvent = .init(id: id, body: body, nextAttemptAt: fields["nextAttemptAt"].flatMap(Self.seconds))
         }
         return job
     }

@@ -10,12 +10,14 @@ public struct StoredJob: Sendable {
     var eventBody: [UInt8]?
     var nextAttemptAt: Date?
 
-    public init(_ job: RenameJob) {
+    /// - Parameter eventBody: false when the callback event's body is kept apart (the SQLite
+    ///   journal's `callback_events`); its id and due time stay in the row either way.
+    public init(_ job: RenameJob, eventBody: Bool = true) {
         self.job = job
         client = job.client
         notifiedAt = job.notifiedAt
         eventID = job.callbackEvent?.id
-        eventBody = job.callbackEvent?.body
+        self.eventBody = eventBody ? job.callbackEvent?.body : nil
         nextAttemptAt = job.callbackEvent?.nextAttemptAt
     }
 }
