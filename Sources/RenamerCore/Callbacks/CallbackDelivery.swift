@@ -80,6 +80,9 @@ public final class CallbackDelivery: @unchecked Sendable {
     // Written on `queue`, read anywhere (metrics).
     private let dueCount = Atomic<Int>(0)
     private let inFlightCount = Atomic<Int>(0)
+    private let duration: Timer
+    /// `renamer_callbacks_total` by how an attempt ended (nil: a retry was scheduled).
+    private let outcomes: MetricHandles<RenameJob.Callback.Status?, Counter>
 
     public init(
         configuration: RenamerConfiguration,
@@ -94,6 +97,8 @@ public final class CallbackDelivery: @unchecked Sendable {
         queue = DispatchQueue(label: "asset-renamer.callbacks", target: target)
         self.transport = transport
         context = JobContext(configuration: configuration, store: store, clock: clock, logger: logger, metrics: metrics)
+        duration = Timer(label: "renamer_callback_duration_seconds", factory: metrics)
+        outcomes = MetricHandles { Counter(label: "renamer_callbacks_total", dimensions: [("outcome", $0?.rawValue ?? "retry")], factory: metrics) }
         maxConcurrent = configuration.callbacks.maxConcurrent
         maxConcurrentPerOrigin = configuration.callbacks.maxConcurrentPerOrigin
         perOriginLoad = max(64, 16 * configuration.callbacks.maxConcurrentPerOrigin)
@@ -327,7 +332,7 @@ public final class CallbackDelivery: @unchecked Sendable {
         ]
         let started = ContinuousClock.now
         let response = await transport.post(url: url, headers: headers, body: event.body, timeout: context.configuration.callbacks.timeoutSeconds)
-        Timer(label: "renamer_callback_duration_seconds", factory: context.metrics).recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        duration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         switch response {
         case .status(let status, _) where (200...299).contains(status):
             end(job, status: .delivered, lastStatus: status)
@@ -360,7 +365,7 @@ public final class CallbackDelivery: @unchecked Sendable {
             context.logger.error("cannot record a callback retry", metadata: ["job_id": "\(job.id)", "error": "\(error)"])
             return context.clock.now().addingTimeInterval(1)
         }
-        Counter(label: "renamer_callbacks_total", dimensions: [("outcome", "retry")], factory: context.metrics).increment()
+        outcomes[nil].increment()
         return due
     }
 
@@ -374,7 +379,7 @@ public final class CallbackDelivery: @unchecked Sendable {
             context.logger.error("cannot record a callback's end", metadata: ["job_id": "\(id)", "error": "\(error)"])
             return
         }
-        Counter(label: "renamer_callbacks_total", dimensions: [("outcome", status.rawValue)], factory: context.metrics).increment()
+        outcomes[status].increment()
         context.logger.info(
             "callback \(status.rawValue)",
             metadata: ["job_id": "\(id)", "last_status": lastStatus.map { .stringConvertible($0) } ?? "none"]

@@ -46,6 +46,8 @@ public final class GroupRunner: Sendable {
     let retry: RetryPolicy
     let logger: Logger
     let metrics: any MetricsFactory
+    private let itemsFinished: MetricHandles<JobStatus, Counter>
+    private let jobsFinished: MetricHandles<JobStatus, Counter>
     /// Where a parent goes once final (callback delivery).
     let onFinal: @Sendable (RenameJob) -> Void
     public let tasks = TrackedTasks()
@@ -80,6 +82,8 @@ public final class GroupRunner: Sendable {
         self.retry = retry
         self.logger = logger
         self.metrics = metrics
+        itemsFinished = MetricHandles { Counter(label: "renamer_items_finished_total", dimensions: [("status", $0.rawValue)], factory: metrics) }
+        jobsFinished = .jobsFinished(metrics)
         self.onFinal = onFinal
         queue.onHoldGranted { [weak self] id in self?.holdGranted(id) }
     }
@@ -193,7 +197,7 @@ public final class GroupRunner: Sendable {
     /// An item is final: counted in its parent, which ends with its last item.
     func itemFinal(_ item: RenameJob) {
         guard let parent = item.parent else { return }
-        Counter(label: "renamer_items_finished_total", dimensions: [("status", item.status.rawValue)], factory: metrics).increment()
+        itemsFinished[item.status].increment()
         guard active.withLock({ $0[parent] != nil }) else { return }
         _ = update(parent) { $0.count(item: item) }
         active.withLock { $0[parent]?.final += 1 }
@@ -228,7 +232,7 @@ public final class GroupRunner: Sendable {
                 }
             )
         else { return }
-        Counter(label: "renamer_jobs_finished_total", dimensions: [("status", job.status.rawValue)], factory: metrics).increment()
+        jobsFinished[job.status].increment()
         logger.info(
             "\(job.kind.noun) finished",
             metadata: [
@@ -253,7 +257,7 @@ public final class GroupRunner: Sendable {
             if let job = try? store.transition(id, now: now, { job throws(JobTransitionError) in try job.cancel(at: now) }) {
                 active.withLock { $0[id] = nil }
                 queue.release(hold: id)
-                Counter(label: "renamer_jobs_finished_total", dimensions: [("status", "cancelled")], factory: metrics).increment()
+                jobsFinished[.cancelled].increment()
                 return job
             }
         }
@@ -524,7 +528,7 @@ public final class GroupRunner: Sendable {
     private func finishDryRun(_ id: String, _ plan: RenameJob.Group.Plan, at now: Date) {
         active.withLock { $0[id] = nil }
         guard let job = update(id, { job throws(JobTransitionError) in try job.completeDryRun(plan, at: now) }) else { return }
-        Counter(label: "renamer_jobs_finished_total", dimensions: [("status", job.status.rawValue)], factory: metrics).increment()
+        jobsFinished[job.status].increment()
         logger.info(
             "dry run finished",
             metadata: [

@@ -50,6 +50,17 @@ public final class InvalidationConfirmer: @unchecked Sendable {
     private var sweepAt: Date?
     private var stopped = false
 
+    /// A confirmation's labels in `renamer_invalidations_total` and its duration's histogram.
+    struct Outcome: Hashable {
+        var method: RenameJob.Invalidation.Method
+        var status: RenameJob.Invalidation.Status
+    }
+    /// `renamer_probes_total` by whether the probe showed the old URL gone.
+    private let probes: MetricHandles<Bool, Counter>
+    private let invalidations: MetricHandles<Outcome, Counter>
+    private let confirmationTime: MetricHandles<Outcome, Timer>
+    private let jobsFinished: MetricHandles<JobStatus, Counter>
+
     public init(
         configuration: RenamerConfiguration,
         store: JobStore,
@@ -66,6 +77,22 @@ public final class InvalidationConfirmer: @unchecked Sendable {
         context = JobContext(configuration: configuration, store: store, clock: clock, logger: logger, metrics: metrics)
         self.maxConcurrentProbes = maxConcurrentProbes
         self.onCompleted = onCompleted
+        probes = MetricHandles { Counter(label: "renamer_probes_total", dimensions: [("result", $0 ? "gone" : "served")], factory: metrics) }
+        invalidations = MetricHandles {
+            Counter(
+                label: "renamer_invalidations_total",
+                dimensions: [("method", $0.method.rawValue), ("outcome", $0.status.rawValue)],
+                factory: metrics
+            )
+        }
+        confirmationTime = MetricHandles {
+            Timer(
+                label: "renamer_invalidation_confirmation_seconds",
+                dimensions: [("method", $0.method.rawValue), ("outcome", $0.status.rawValue)],
+                factory: metrics
+            )
+        }
+        jobsFinished = .jobsFinished(metrics)
     }
 
     /// Starts confirming a job that is `confirming_invalidation`.
@@ -192,7 +219,7 @@ public final class InvalidationConfirmer: @unchecked Sendable {
 
     private func probed(_ id: String, _ outcome: ProbeOutcome) {
         guard var tracking = tracked[id] else { return }
-        Counter(label: "renamer_probes_total", dimensions: [("result", outcome.showsGone ? "gone" : "served")], factory: context.metrics).increment()
+        probes[outcome.showsGone].increment()
         if outcome.showsGone {
             finish(id, .confirmed)
             return
@@ -215,17 +242,10 @@ public final class InvalidationConfirmer: @unchecked Sendable {
             error.report(logger: context.logger, metrics: context.metrics)
             return
         }
-        Counter(
-            label: "renamer_invalidations_total",
-            dimensions: [("method", tracking.method.rawValue), ("outcome", status.rawValue)],
-            factory: context.metrics
-        ).increment()
-        Counter(label: "renamer_jobs_finished_total", dimensions: [("status", "completed")], factory: context.metrics).increment()
-        Timer(
-            label: "renamer_invalidation_confirmation_seconds",
-            dimensions: [("method", tracking.method.rawValue), ("outcome", status.rawValue)],
-            factory: context.metrics
-        ).recordNanoseconds((ContinuousClock.now - tracking.started).nanoseconds)
+        let outcome = Outcome(method: tracking.method, status: status)
+        invalidations[outcome].increment()
+        jobsFinished[.completed].increment()
+        confirmationTime[outcome].recordNanoseconds((ContinuousClock.now - tracking.started).nanoseconds)
         context.logger.info(
             "invalidation \(status.rawValue)",
             metadata: ["job_id": "\(id)", "cloud": "\(job.cloud)", "method": "\(tracking.method.rawValue)"]

@@ -29,7 +29,7 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     /// How the last Cloudinary call of a run ended, for `renamer_cloudinary_requests_total{outcome}`.
-    enum CallOutcome: String, Sendable {
+    enum CallOutcome: String, Sendable, Hashable {
         case success
         case transientError = "transient_error"
         case rateLimited = "rate_limited"
@@ -178,6 +178,10 @@ public final class JobQueue: @unchecked Sendable {
     /// Jobs were enqueued: ``runInbox()`` updates the depth and pumps once when its batch is done.
     private var enqueuedSincePump = false
     private lazy var depthGauge = Gauge(label: "renamer_queue_depth", factory: metrics)
+    private let requests: MetricHandles<CallOutcome, Counter>
+    private let jobsFinished: MetricHandles<JobStatus, Counter>
+    private let retries: Counter
+    private let requestDuration: Timer
 
     public init(
         configuration: RenamerConfiguration,
@@ -191,6 +195,10 @@ public final class JobQueue: @unchecked Sendable {
         onRenamePhaseEnded: @escaping @Sendable (RenameJob) -> Void = { _ in }
     ) {
         self.metrics = metrics
+        requests = MetricHandles { Counter(label: "renamer_cloudinary_requests_total", dimensions: [("outcome", $0.rawValue)], factory: metrics) }
+        jobsFinished = .jobsFinished(metrics)
+        retries = Counter(label: "renamer_retries_total", factory: metrics)
+        requestDuration = Timer(label: "renamer_cloudinary_request_duration_seconds", factory: metrics)
         self.publicBaseURL = publicBaseURL ?? { [base = configuration.publicBaseURL] in base }
         self.configuration = configuration
         self.store = store
@@ -499,7 +507,7 @@ public final class JobQueue: @unchecked Sendable {
         defer {
             // Counted once the queue acted on it, so an observer of the metric sees the consequences.
             if outcome != .deferred {
-                Counter(label: "renamer_cloudinary_requests_total", dimensions: [("outcome", outcome.rawValue)], factory: metrics).increment()
+                requests[outcome].increment()
             }
         }
         let now = clock.now()
@@ -535,7 +543,7 @@ public final class JobQueue: @unchecked Sendable {
                 if until > pausedUntil[cloud] ?? .distantPast { pausedUntil[cloud] = until }
                 logger.notice("cloud paused", metadata: ["cloud": "\(cloud)", "seconds": .stringConvertible(delay)])
             }
-            Counter(label: "renamer_retries_total", factory: metrics).increment()
+            retries.increment()
             logger.info("retry scheduled", metadata: ["job_id": "\(id)", "cloud": "\(cloud)", "seconds": .stringConvertible(delay)])
             requeue(id, cloud: cloud, after: delay)
         }
@@ -571,7 +579,7 @@ public final class JobQueue: @unchecked Sendable {
     private func finished(_ job: RenameJob?) {
         updateDepth()
         if let job, job.status.isFinal {
-            Counter(label: "renamer_jobs_finished_total", dimensions: [("status", job.status.rawValue)], factory: metrics).increment()
+            jobsFinished[job.status].increment()
         }
     }
 
@@ -782,9 +790,7 @@ public final class JobQueue: @unchecked Sendable {
         }
         let started = ContinuousClock.now
         let outcome = await call(job, cloud: context.cloud)
-        Timer(label: "renamer_cloudinary_request_duration_seconds", factory: metrics).recordNanoseconds(
-            (ContinuousClock.now - started).nanoseconds
-        )
+        requestDuration.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         let exhausted = attempts >= retry.maxAttempts
         switch outcome {
         case .renamed(let result):
