@@ -200,9 +200,10 @@ final class FloorJournal: @unchecked Sendable {
 
     init(path: String, gatherMicroseconds: UInt32) throws {
         self.gatherMicroseconds = gatherMicroseconds
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        database = try DatabasePool(path: path, configuration: configuration)
+        database = try DatabasePool(path: path)
+        // After the pool's own WAL setup, which leaves the writer at `synchronous = NORMAL` (as
+        // the journal does: SQLiteJournal.init).
+        try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try database.write { db in
             try db.execute(sql: "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY NOT NULL, sequence INTEGER NOT NULL, body BLOB NOT NULL)")
         }

@@ -72,9 +72,6 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
         self.onCommit = onCommit
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             if !FileManager.default.fileExists(atPath: directory) {
@@ -83,6 +80,11 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
             lock = try JournalLock(journalPath: path)
             database = try DatabasePool(path: path, configuration: configuration)
             try database.writeWithoutTransaction { db in
+                // Only the writer's connection commits. GRDB opens it in WAL mode with
+                // `synchronous = NORMAL`, after `prepareDatabase` ran (so a pragma there is
+                // overridden): NORMAL syncs the WAL only at checkpoints, and a commit answered 202
+                // could be lost with the machine's power. FULL syncs every commit first.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "unknown"
                 guard check == "ok" else { throw JournalError("\(path) is corrupt: \(check)") }
             }

@@ -350,6 +350,17 @@ struct SQLiteJournalTests {
         #expect(applied == ["v1", "v2", "v3", "v4", "v5"])
     }
 
+    /// The connection that commits syncs every commit (`synchronous = FULL`, 2): the 202 promises a
+    /// job that survives power loss. GRDB opens a pool's writer at NORMAL (1), which syncs only at
+    /// checkpoints, after any `prepareDatabase` setting.
+    @Test func everyCommitIsSynced() async throws {
+        let directory = try Directory()
+        let journal = try SQLiteJournal(path: directory.journalPath, logger: Logger(label: "t"))
+        let level = try await journal.database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(level == 2)
+        try await journal.close()
+    }
+
     /// A callback event's body lives in `callback_events` from finalization until delivery ends,
     /// not in the job's row: the row keeps its size, so rows share pages instead of one each
     /// (issue 17). A row of an older journal, with its body inline, is read as it is.
