@@ -29,7 +29,7 @@
 #                                 HTTP stack's floors (Benchmarks/HTTPFloor, Hummingbird and bare SwiftNIO:
 #                                 body read, fixed 202; and SwiftNIO answering once a row per request
 #                                 is committed to SQLite as the journal commits, with its 0.5 ms wait
-#                                 for company and without), the
+#                                 for company and without; and Hummingbird answering so), the
 #                                 daemon with the journal in memory and with the SQLite journal, in one
 #                                 run; ratios to the peer and the floor, p99, CPU per request (issue 17)
 #   Benchmarks/run.sh all         throughput, e2e, memory, recovery, callbacks, history, replicas and folders, in that order
@@ -703,8 +703,9 @@ peers() {
   [ -x "$BIN/http-floor" ] || swift build -c release --static-swift-stdlib --product http-floor >/dev/null
   local floor=$BIN/http-floor stack
   [ -x "$floor" ] || floor=.build/release/http-floor
-  # nio-sqlite: durable, with the journal's 0.5 ms wait for company before a commit, then without.
-  for stack in hummingbird nio nio-sqlite:500 nio-sqlite:0; do
+  # nio-sqlite: durable, with the journal's 0.5 ms wait for company before a commit, then without;
+  # hummingbird-sqlite: durable on the daemon's framework, with the wait.
+  for stack in hummingbird nio nio-sqlite:500 nio-sqlite:0 hummingbird-sqlite:500; do
     rm -f "$WORK"/floor.sqlite*
     "$floor" ${stack%%:*} $((port + 1)) "$WORK/floor.sqlite" ${stack#*:} >"$WORK/floor.log" 2>&1 &
     peer_pid=$!
@@ -712,7 +713,7 @@ peers() {
     for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$((port + 1))/healthz" && break; sleep 0.1; done
     DAEMON_PID=$peer_pid
     local what="body read, fixed 202"
-    [ "${stack%%:*}" = nio-sqlite ] && what="row committed after ${stack#*:} µs, fixed 202"
+    [ "${stack%%:*}" != "${stack#*:}" ] && what="row committed after ${stack#*:} µs, fixed 202"
     RENAMER_TOKEN=alpha-token bench "${stack%%:*} floor ($what)" \
       -s Benchmarks/accept.lua "http://127.0.0.1:$((port + 1))"
     kill -9 "$peer_pid"; wait "$peer_pid" 2>/dev/null || true
@@ -730,9 +731,9 @@ peers() {
   RENAMER_TOKEN=$TOKEN RENAMER_RUN=j bench "asset-renamer, SQLite journal" -s Benchmarks/accept.lua "$DAEMON"
   stop_daemon
   emulator resume
-  awk -v p="${RATE[0]}" -v f="${RATE[1]}" -v n="${RATE[2]}" -v d="${RATE[3]}" -v z="${RATE[4]}" -v m="${RATE[5]}" -v j="${RATE[6]}" 'BEGIN {
-    printf "ratios to the Node peer: journal in memory %.2f (goal >= 1.0), SQLite journal %.2f (goal >= 0.8); Hummingbird floor %.2f, NIO floor %.2f, NIO + SQLite floor %.2f (no wait: %.2f)\n", m / p, j / p, f / p, n / p, d / p, z / p
-    printf "ratios to the Hummingbird floor: journal in memory %.2f, SQLite journal %.2f; SQLite journal to the NIO + SQLite floor %.2f (no wait: %.2f)\n", m / f, j / f, j / d, j / z }'
+  awk -v p="${RATE[0]}" -v f="${RATE[1]}" -v n="${RATE[2]}" -v d="${RATE[3]}" -v z="${RATE[4]}" -v h="${RATE[5]}" -v m="${RATE[6]}" -v j="${RATE[7]}" 'BEGIN {
+    printf "ratios to the Node peer: journal in memory %.2f (goal >= 1.0), SQLite journal %.2f (goal >= 0.8); Hummingbird floor %.2f, NIO floor %.2f, NIO + SQLite floor %.2f (no wait: %.2f), Hummingbird + SQLite floor %.2f\n", m / p, j / p, f / p, n / p, d / p, z / p, h / p
+    printf "ratios to the Hummingbird floor: journal in memory %.2f, SQLite journal %.2f; SQLite journal to the NIO + SQLite floor %.2f (no wait: %.2f), to the Hummingbird + SQLite floor %.2f\n", m / f, j / f, j / d, j / z, j / h }'
 }
 
 # One job's field from its JSON (the first occurrence: the job's own, not its callback's).

@@ -15,6 +15,9 @@
 //                                 writer, group commit after a wait for company: the journal's 0.5 ms
 //                                 unless given); the
 //                                 answers of a commit reach each event loop in one task
+//   http-floor hummingbird-sqlite PORT PATH [GATHER_MICROSECONDS]
+//                                 the durable floor on the daemon's framework: the Hummingbird
+//                                 floor, each POST's answer waiting for its row as nio-sqlite's does
 //   http-floor client URL SECONDS CONCURRENCY
 //                                 the outbound floor: AsyncHTTPClient configured as the daemon's
 //                                 (HTTP/1, pooled, no redirects) POSTing a callback-sized JSON body
@@ -49,6 +52,13 @@ case "nio-sqlite":
     }
     let gather = arguments.dropFirst(3).first.flatMap(UInt32.init) ?? 500
     try await NIOFloor.run(port: port, journal: try FloorJournal(path: path, gatherMicroseconds: gather))
+case "hummingbird-sqlite":
+    guard let path = arguments.dropFirst(2).first else {
+        print("usage: http-floor hummingbird-sqlite PORT PATH [GATHER_MICROSECONDS]")
+        exit(2)
+    }
+    let gather = arguments.dropFirst(3).first.flatMap(UInt32.init) ?? 500
+    try await HummingbirdFloor.run(port: port, journal: try FloorJournal(path: path, gatherMicroseconds: gather))
 case "client":
     let values = Array(arguments.dropFirst())
     guard values.count == 3, let seconds = Double(values[1]), let concurrency = Int(values[2]) else {
@@ -57,20 +67,33 @@ case "client":
     }
     try await ClientFloor.run(url: values[0], seconds: seconds, concurrency: concurrency)
 default:
-    let router = Router()
-    router.get("healthz") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+    try await HummingbirdFloor.run(port: port, journal: nil)
+}
+
+/// Hummingbird 2 as the daemon uses it: router, async handler; with `journal`, each POST's answer
+/// waits for its row's commit.
+enum HummingbirdFloor {
+    static func run(port: Int, journal: FloorJournal?) async throws {
+        let router = Router()
+        router.get("healthz") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+        }
+        router.post("v1/renames") { request, _ -> Response in
+            _ = try await request.body.collect(upTo: 65536)
+            if let journal {
+                await withCheckedContinuation { (committed: CheckedContinuation<Void, Never>) in
+                    journal.record(on: nil) { committed.resume() }
+                }
+            }
+            return Response(
+                status: .accepted,
+                headers: [.contentType: "application/json", .location: location],
+                body: .init(byteBuffer: ByteBuffer(string: job))
+            )
+        }
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil))
+        try await app.runService()
     }
-    router.post("v1/renames") { request, _ -> Response in
-        _ = try await request.body.collect(upTo: 65536)
-        return Response(
-            status: .accepted,
-            headers: [.contentType: "application/json", .location: location],
-            body: .init(byteBuffer: ByteBuffer(string: job))
-        )
-    }
-    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: nil))
-    try await app.runService()
 }
 
 /// SwiftNIO's HTTP/1 server pipeline with a handler that answers on the event loop.
@@ -95,7 +118,7 @@ enum NIOFloor {
                 self.head = nil
                 if let journal, head.method == .POST {
                     let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                    journal.record { bound.value.0.respond(head, context: bound.value.1) }
+                    journal.record(on: context.eventLoop) { bound.value.0.respond(head, context: bound.value.1) }
                 } else {
                     respond(head, context: context)
                 }
@@ -188,7 +211,7 @@ enum ClientFloor {
 /// committed by one writer, answered once committed.
 final class FloorJournal: @unchecked Sendable {
     private struct State {
-        var rows: [(id: String, done: @Sendable () -> Void, loop: any EventLoop)] = []
+        var rows: [(id: String, done: @Sendable () -> Void, loop: (any EventLoop)?)] = []
         var flushing = false
         var sequence = 0
     }
@@ -209,10 +232,10 @@ final class FloorJournal: @unchecked Sendable {
         }
     }
 
-    /// Records a row for this request; `done` runs on the calling event loop once it is committed.
-    func record(_ done: @escaping @Sendable () -> Void) {
+    /// Records a row for this request; once it is committed, `done` runs on `loop` (the calling
+    /// event loop), or on the writer's queue when there is none (a Swift task resumes from there).
+    func record(on loop: (any EventLoop)?, _ done: @escaping @Sendable () -> Void) {
         let id = "rn_" + String(UInt64.random(in: 1 << 60...UInt64.max), radix: 16) + String(UInt32.random(in: 1 << 28...UInt32.max), radix: 16)
-        let loop = MultiThreadedEventLoopGroup.currentEventLoop!
         let start = state.withLock { state in
             state.rows.append((id, done, loop))
             defer { state.flushing = true }
@@ -240,7 +263,13 @@ final class FloorJournal: @unchecked Sendable {
             for (offset, row) in rows.enumerated() { try insert.execute(arguments: [row.id, first + offset, body]) }
         }
         var byLoop: [ObjectIdentifier: (loop: any EventLoop, done: [@Sendable () -> Void])] = [:]
-        for row in rows { byLoop[ObjectIdentifier(row.loop), default: (row.loop, [])].done.append(row.done) }
+        for row in rows {
+            guard let loop = row.loop else {
+                row.done()
+                continue
+            }
+            byLoop[ObjectIdentifier(loop), default: (loop, [])].done.append(row.done)
+        }
         for (_, entry) in byLoop { entry.loop.execute { for done in entry.done { done() } } }
         let again = state.withLock { state in
             state.flushing = !state.rows.isEmpty
