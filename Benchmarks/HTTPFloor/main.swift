@@ -46,19 +46,9 @@ switch arguments.first {
 case "nio":
     try await NIOFloor.run(port: port)
 case "nio-sqlite":
-    guard let path = arguments.dropFirst(2).first else {
-        print("usage: http-floor nio-sqlite PORT PATH [GATHER_MICROSECONDS]")
-        exit(2)
-    }
-    let gather = arguments.dropFirst(3).first.flatMap(UInt32.init) ?? 500
-    try await NIOFloor.run(port: port, journal: try FloorJournal(path: path, gatherMicroseconds: gather))
+    try await NIOFloor.run(port: port, journal: try durableJournal())
 case "hummingbird-sqlite":
-    guard let path = arguments.dropFirst(2).first else {
-        print("usage: http-floor hummingbird-sqlite PORT PATH [GATHER_MICROSECONDS]")
-        exit(2)
-    }
-    let gather = arguments.dropFirst(3).first.flatMap(UInt32.init) ?? 500
-    try await HummingbirdFloor.run(port: port, journal: try FloorJournal(path: path, gatherMicroseconds: gather))
+    try await HummingbirdFloor.run(port: port, journal: try durableJournal())
 case "client":
     let values = Array(arguments.dropFirst())
     guard values.count == 3, let seconds = Double(values[1]), let concurrency = Int(values[2]) else {
@@ -68,6 +58,16 @@ case "client":
     try await ClientFloor.run(url: values[0], seconds: seconds, concurrency: concurrency)
 default:
     try await HummingbirdFloor.run(port: port, journal: nil)
+}
+
+/// The journal of a durable floor: PATH and GATHER_MICROSECONDS (default the journal's 500) after
+/// the mode and port.
+func durableJournal() throws -> FloorJournal {
+    guard let path = arguments.dropFirst(2).first else {
+        print("usage: http-floor \(arguments.first ?? "nio-sqlite") PORT PATH [GATHER_MICROSECONDS]")
+        exit(2)
+    }
+    return try FloorJournal(path: path, gatherMicroseconds: arguments.dropFirst(3).first.flatMap(UInt32.init) ?? 500)
 }
 
 /// Hummingbird 2 as the daemon uses it: router, async handler; with `journal`, each POST's answer
