@@ -208,6 +208,7 @@ let package = Package(
             dependencies: [
                 "RenamerConfig", "RenamerCore", "RenamerCrypto", "RenamerTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

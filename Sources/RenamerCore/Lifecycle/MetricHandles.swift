@@ -5,16 +5,16 @@ import Metrics
 /// arrays and hashes, the registry's lock, a new handle object): ~2,300 instructions, eight times
 /// per job end to end (issue 17). Label values come from closed sets (statuses, outcomes), so each
 /// family holds a handful.
-public final class MetricHandles<Value: Hashable & Sendable, Handle: Sendable>: Sendable {
+final class MetricHandles<Value: Hashable & Sendable, Handle: Sendable>: Sendable {
     private let handles = Locked<[Value: Handle]>([:])
     private let make: @Sendable (Value) -> Handle
 
-    public init(_ make: @escaping @Sendable (Value) -> Handle) {
+    init(_ make: @escaping @Sendable (Value) -> Handle) {
         self.make = make
     }
 
     /// The handle for `value`.
-    public subscript(_ value: Value) -> Handle {
+    subscript(_ value: Value) -> Handle {
         handles.withLock { handles in
             if let handle = handles[value] { return handle }
             let handle = make(value)

@@ -29,7 +29,7 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     /// How the last Cloudinary call of a run ended, for `renamer_cloudinary_requests_total{outcome}`.
-    enum CallOutcome: String, Sendable, Hashable {
+    enum CallOutcome: String, Sendable {
         case success
         case transientError = "transient_error"
         case rateLimited = "rate_limited"
