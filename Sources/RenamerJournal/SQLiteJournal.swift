@@ -205,9 +205,15 @@ public final class SQLiteJournal: JobStorage, @unchecked Sendable {
     // MARK: - Recording (called under the store's lock: queue and return)
 
     public func record(_ job: RenameJob, sequence: Int) -> Int {
-        // One access: a job already in the batch keeps its sequence and, if its insert is in the
-        // batch, its `isNew`.
-        enqueue { $0.jobs[job.id, default: PendingJob(job: job, sequence: sequence, isNew: false)].job = job }
+        enqueue { pending in
+            // Replaced in place: a job already in the batch keeps its sequence and, if its insert
+            // is in the batch, its `isNew` (and the job is copied once, not three times).
+            if let index = pending.jobs.index(forKey: job.id) {
+                pending.jobs.values[index].job = job
+            } else {
+                pending.jobs[job.id] = PendingJob(job: job, sequence: sequence, isNew: false)
+            }
+        }
     }
 
     public func recordNew(_ job: RenameJob, sequence: Int) -> Int {

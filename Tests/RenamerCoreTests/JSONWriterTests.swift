@@ -81,6 +81,38 @@ struct JSONWriterTests {
         #expect(object["empty"] as? Bool == false)
     }
 
+    /// Integers as Swift prints them, the extremes included.
+    @Test func integersMatchTheirDescription() async {
+        await propertyCheck(count: 500, input: Gen<Int>.value(in: Int.min...Int.max)) { value in
+            var json = JSONWriter()
+            json.int(value)
+            #expect(json.bytes == Array(String(value).utf8))
+        }
+        for value in [0, -1, 9, 10, Int.max, Int.min] {
+            var json = JSONWriter()
+            json.int(value)
+            #expect(json.bytes == Array(String(value).utf8))
+        }
+    }
+
+    /// The buffer grows past its first capacity without losing or reordering bytes, and a single
+    /// write larger than the whole buffer fits too.
+    @Test func growsPastItsCapacity() throws {
+        var json = JSONWriter(capacity: 1)
+        let long = String(repeating: "x", count: 5000)
+        json.array(0..<300) { index, json in
+            json.object { json in
+                json.field("index", index)
+                json.field("text", index == 150 ? long : "t\(index)")
+            }
+        }
+        let items = try #require(try JSONSerialization.jsonObject(with: Data(json.bytes)) as? [[String: Any]])
+        #expect(items.count == 300)
+        #expect(items.enumerated().allSatisfy { $0.element["index"] as? Int == $0.offset })
+        #expect(items[150]["text"] as? String == long)
+        #expect(items[299]["text"] as? String == "t299")
+    }
+
     @Test func rfc3339MatchesFoundationToTheSecond() async {
         await propertyCheck(count: 500, input: Self.moment) { date in
             let whole = Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down))

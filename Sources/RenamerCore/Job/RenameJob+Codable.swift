@@ -119,15 +119,23 @@ public enum RFC3339 {
     /// microseconds per call, and every job body carries two or three timestamps.
     /// With `milliseconds`, three fractional digits follow the seconds (log timestamps).
     public static func string(_ date: Date, milliseconds: Bool = false) -> String {
-        var text = [UInt8]()
-        text.reserveCapacity(24)
-        write(date, milliseconds: milliseconds, into: &text)
-        return String(decoding: text, as: UTF8.self)
+        String(unsafeUninitializedCapacity: maxLength) { write(date, milliseconds: milliseconds, to: $0.baseAddress!) }
     }
 
-    /// Appends ``string(_:milliseconds:)``'s text to `text`, without making a `String` (the JSON
-    /// writer's timestamps: two or three per job body, ~7 bodies per job).
+    /// Appends ``string(_:milliseconds:)``'s text to `text`, without making a `String`.
     public static func write(_ date: Date, milliseconds: Bool = false, into text: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxLength) { buffer in
+            let count = write(date, milliseconds: milliseconds, to: buffer.baseAddress!)
+            text.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
+        }
+    }
+
+    /// The most bytes ``write(_:milliseconds:to:)`` writes.
+    static let maxLength = 24
+
+    /// Writes ``string(_:milliseconds:)``'s text at `start` (room for ``maxLength`` bytes) and
+    /// returns its length: the JSON writer's timestamps, two or three per job body.
+    static func write(_ date: Date, milliseconds: Bool, to start: UnsafeMutablePointer<UInt8>) -> Int {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down))
         let (days, second) = seconds.quotientAndRemainder(dividingBy: 86_400)
         let dayNumber = second < 0 ? days - 1 : days
@@ -145,40 +153,38 @@ public enum RFC3339 {
         let year4 = min(max(year, 0), 9999)
         let fraction = milliseconds ? min(Int((date.timeIntervalSince1970 - date.timeIntervalSince1970.rounded(.down)) * 1000), 999) : 0
         func digit(_ value: Int) -> UInt8 { UInt8(ascii: "0") + UInt8(truncatingIfNeeded: value % 10) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 24) { buffer in
-            var count = 0
-            func put(_ byte: UInt8) {
-                buffer[count] = byte
-                count += 1
-            }
-            put(digit(year4 / 1000))
-            put(digit(year4 / 100))
-            put(digit(year4 / 10))
-            put(digit(year4))
-            put(UInt8(ascii: "-"))
-            put(digit(month / 10))
-            put(digit(month))
-            put(UInt8(ascii: "-"))
-            put(digit(day / 10))
-            put(digit(day))
-            put(UInt8(ascii: "T"))
-            put(digit(secondOfDay / 36_000))
-            put(digit(secondOfDay / 3600))
-            put(UInt8(ascii: ":"))
-            put(digit(secondOfDay / 600 % 6))
-            put(digit(secondOfDay / 60))
-            put(UInt8(ascii: ":"))
-            put(digit(secondOfDay % 60 / 10))
-            put(digit(secondOfDay))
-            if milliseconds {
-                put(UInt8(ascii: "."))
-                put(digit(fraction / 100))
-                put(digit(fraction / 10))
-                put(digit(fraction))
-            }
-            put(UInt8(ascii: "Z"))
-            text.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
+        var count = 0
+        func put(_ byte: UInt8) {
+            start[count] = byte
+            count += 1
         }
+        put(digit(year4 / 1000))
+        put(digit(year4 / 100))
+        put(digit(year4 / 10))
+        put(digit(year4))
+        put(UInt8(ascii: "-"))
+        put(digit(month / 10))
+        put(digit(month))
+        put(UInt8(ascii: "-"))
+        put(digit(day / 10))
+        put(digit(day))
+        put(UInt8(ascii: "T"))
+        put(digit(secondOfDay / 36_000))
+        put(digit(secondOfDay / 3600))
+        put(UInt8(ascii: ":"))
+        put(digit(secondOfDay / 600 % 6))
+        put(digit(secondOfDay / 60))
+        put(UInt8(ascii: ":"))
+        put(digit(secondOfDay % 60 / 10))
+        put(digit(secondOfDay))
+        if milliseconds {
+            put(UInt8(ascii: "."))
+            put(digit(fraction / 100))
+            put(digit(fraction / 10))
+            put(digit(fraction))
+        }
+        put(UInt8(ascii: "Z"))
+        return count
     }
 
     public static func date(_ string: String) -> Date? {

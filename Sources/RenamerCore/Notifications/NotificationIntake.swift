@@ -79,11 +79,15 @@ public struct NotificationIntake: Sendable {
     /// with another replica.
     public func handleInMemory(cloud: String, jobHint: String?, body: [String: JSONValue]) -> Result? {
         guard let rename = Rename(cloud: cloud, body: body) else { return .ignored }
-        let candidates = store.jobs(cloud: cloud, from: rename.from, to: rename.to).filter(rename.matches)
-        let awaiting = candidates.filter { $0.status == .renaming || $0.status == .confirmingInvalidation }
+        // Filtered in place and searched without further arrays: each copy of a job is ~20
+        // reference counts.
+        var candidates = store.jobs(cloud: cloud, from: rename.from, to: rename.to)
+        candidates.removeAll { !rename.matches($0) }
+        func awaiting(_ job: RenameJob) -> Bool { job.status == .renaming || job.status == .confirmingInvalidation }
         guard
             let target = candidates.first(where: { $0.id == jobHint })
-                ?? awaiting.first(where: { $0.notifiedAt == nil }) ?? awaiting.first ?? candidates.last
+                ?? candidates.first(where: { awaiting($0) && $0.notifiedAt == nil }) ?? candidates.first(where: awaiting)
+                ?? candidates.last
         else {
             if let jobHint {
                 guard let recent = store.recentlySettled(jobHint) else { return nil }
