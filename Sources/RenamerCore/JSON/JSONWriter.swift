@@ -156,38 +156,22 @@ public struct JSONWriter {
     }
 
     public mutating func string(_ value: String) {
+        buffer.append(UInt8(ascii: "\""))
         var value = value
         value.withUTF8 { utf8 in
-            // Most strings need no escape: one scan, one copy.
-            guard let start = utf8.baseAddress else {
-                literal("\"\"")
-                return
-            }
-            var clean = true
-            for byte in utf8 where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
-                clean = false
-                break
-            }
-            if clean {
-                let out = buffer.reserve(utf8.count &+ 2)
-                out.pointee = UInt8(ascii: "\"")
-                (out + 1).update(from: start, count: utf8.count)
-                (out + (utf8.count &+ 1)).pointee = UInt8(ascii: "\"")
-                buffer.advance(utf8.count &+ 2)
-                return
-            }
-            buffer.append(UInt8(ascii: "\""))
+            // Runs between escapes are copied whole: most strings are one run.
+            let bytes = UnsafeRawBufferPointer(utf8)
             var from = 0
-            for index in utf8.indices {
-                let byte = utf8[index]
+            for index in bytes.indices {
+                let byte = bytes[index]
                 guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                buffer.append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[from..<index]))
+                buffer.append(UnsafeRawBufferPointer(rebasing: bytes[from..<index]))
                 appendEscaped(byte)
                 from = index + 1
             }
-            buffer.append(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(utf8)[from...]))
-            buffer.append(UInt8(ascii: "\""))
+            buffer.append(UnsafeRawBufferPointer(rebasing: bytes[from...]))
         }
+        buffer.append(UInt8(ascii: "\""))
     }
 
     public mutating func int(_ value: Int) {
@@ -251,9 +235,13 @@ public struct JSONWriter {
         case 0x0D: buffer.append(UInt8(ascii: "r"))
         case 0x09: buffer.append(UInt8(ascii: "t"))
         default:
-            for escaped in [UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), Self.hexDigit(byte >> 4), Self.hexDigit(byte & 0xF)] {
-                buffer.append(escaped)
-            }
+            let out = buffer.reserve(5)
+            out[0] = UInt8(ascii: "u")
+            out[1] = UInt8(ascii: "0")
+            out[2] = UInt8(ascii: "0")
+            out[3] = Self.hexDigit(byte >> 4)
+            out[4] = Self.hexDigit(byte & 0xF)
+            buffer.advance(5)
         }
     }
 }

@@ -122,14 +122,6 @@ public enum RFC3339 {
         String(unsafeUninitializedCapacity: maxLength) { write(date, milliseconds: milliseconds, to: $0.baseAddress!) }
     }
 
-    /// Appends ``string(_:milliseconds:)``'s text to `text`, without making a `String`.
-    public static func write(_ date: Date, milliseconds: Bool = false, into text: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxLength) { buffer in
-            let count = write(date, milliseconds: milliseconds, to: buffer.baseAddress!)
-            text.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
-        }
-    }
-
     /// The most bytes ``write(_:milliseconds:to:)`` writes.
     static let maxLength = 24
 
